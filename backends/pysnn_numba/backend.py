@@ -1,0 +1,88 @@
+"""The Numba CPU backend: each run is one call of a compiled, parallel multi-step loop."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from types import ModuleType
+
+import numpy as np
+
+from pysnn.backend import Backend, RunArgs, StateKey
+from pysnn.kernel_source import cache_dir, write_once
+from pysnn.plan import Plan
+from pysnn_numba.codegen import Arg, generate
+
+
+class NumbaCPUBackend(Backend):
+    """Default backend: generated Numba code, parallel over the batch, no Python per step.
+
+    Threads: Numba's (``NUMBA_NUM_THREADS`` or ``numba.set_num_threads``). Compiled code is
+    cached on disk (see ``pysnn.kernel_source.cache_dir``), once per network structure.
+    """
+
+    name = "numba-cpu"
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(plan)
+        self._compiled: dict[frozenset[str], tuple[ModuleType, list[Arg]]] = {}
+
+    def run(self, state: dict[StateKey, np.ndarray], args: RunArgs) -> None:
+        timed = frozenset(name for name, data in args.inputs.items() if data.ndim == 3)
+        module, arg_specs = self.compiled(timed)
+        function = module.run_coupled if args.learning and self.plan.learns else module.run_independent
+        function(*(self._value(spec.ref, state, args) for spec in arg_specs))
+
+    def compiled(self, timed_inputs: frozenset[str]) -> tuple[ModuleType, list[Arg]]:
+        """The generated module for inputs given per step in ``timed_inputs`` (memoised)."""
+        if timed_inputs not in self._compiled:
+            generated = generate(self.plan, timed_inputs)
+            self._compiled[timed_inputs] = (load_module(generated.source, "pysnn_run"), generated.args)
+        return self._compiled[timed_inputs]
+
+    def _value(self, ref: tuple, state: dict[StateKey, np.ndarray], args: RunArgs):
+        plan, kind = self.plan, ref[0]
+        if kind == "steps":
+            return np.int64(args.steps)
+        if kind == "step0":
+            return np.int64(args.step0)
+        if kind == "sample_ids":
+            return args.sample_ids
+        if kind == "dt":
+            return plan.dtype.type(plan.dt)
+        if kind == "state":
+            return state[ref[1]]
+        if kind == "value":
+            (owner, index), name = ref[1], ref[2]
+            bound = plan.populations[index].plugin if owner == "population" else plan.projections[index].synapse
+            value = bound.values[name]
+            return value[()] if value.ndim == 0 else value
+        if kind == "static":
+            return plan.projections[ref[1]].arrays[ref[2]]
+        if kind == "input":
+            return args.inputs[ref[1]]
+        if kind == "stream":
+            return plan.populations[ref[1]].stream
+        if kind == "identity":
+            return plan.dtype.type(plan.populations[ref[1]].reductions[ref[2]].spec.cls.identity)
+        if kind == "record":
+            return args.records[plan.monitors[ref[1]]]
+        raise AssertionError(f"unknown argument reference {ref!r}")
+
+
+def load_module(source: str, prefix: str) -> ModuleType:
+    """Import ``source`` from a file named by its hash (so Numba can cache what it compiles)."""
+    import hashlib
+
+    name = f"{prefix}_{hashlib.sha256(source.encode()).hexdigest()[:20]}"
+    if name not in sys.modules:
+        path = write_once(cache_dir() / "numba" / f"{name}.py", source)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]

@@ -1,0 +1,33 @@
+"""Izhikevich (2003) simple spiking neuron."""
+
+from pysnn import NeuronModel, per_sample
+from pysnn import kernel_math as km
+
+
+class Izhikevich(NeuronModel):
+    """Izhikevich's two-variable neuron (regular spiking by default).
+
+    ``dv/dt = 0.04 v**2 + 5 v + 140 - u + i_in``, ``du/dt = a (b v - u)``; ``v`` is integrated in two
+    half steps (as in Izhikevich's reference code), then ``u``; the neuron spikes where
+    ``v >= thresh``, and then ``v = c`` and ``u += d``.
+
+    Parameters: ``a``, ``b``, ``c`` (mV), ``d``, ``thresh`` (mV).
+    State: ``v`` (mV, starts at ``c``), ``u`` (starts at ``b * c``).
+    """
+
+    params = {"a": 0.02, "b": 0.2, "c": -65.0, "d": 8.0, "thresh": 30.0}
+    state = {"v": per_sample("c"), "u": per_sample("u_init")}
+
+    @staticmethod
+    def derived(b, c):
+        return {"u_init": b * c}
+
+    @staticmethod
+    def update(v, u, i_in, a, b, c, d, thresh, dt):
+        v = v + 0.5 * dt * (0.04 * v**2 + 5 * v + 140 - u + i_in)
+        v = v + 0.5 * dt * (0.04 * v**2 + 5 * v + 140 - u + i_in)
+        u = u + dt * a * (b * v - u)
+        spiked = v >= thresh
+        v = km.where(spiked, c, v)
+        u = km.where(spiked, u + d, u)
+        return v, u, spiked

@@ -1,0 +1,57 @@
+"""Compile-time check that a bound kernel compiles under Numba and keeps the simulation dtype.
+
+Every backend runs it when a network is compiled, so a plugin that would not compile, or whose
+arithmetic would leave the simulation dtype (and so round differently on different backends), is
+reported by name before anything runs. Numba caches what it compiles here across processes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from types import FunctionType
+
+import numpy as np
+
+from pysnn.errors import PluginError
+from pysnn.plugin import Kernel
+
+
+def check_kernel(kernel: Kernel, bound: FunctionType, dtype: np.dtype, label: str) -> None:
+    """Raise ``PluginError`` unless ``bound`` compiles and returns the declared types."""
+    problem = _problem(bound, kernel.arg_types, kernel.output_types, kernel.outputs, dtype.name)
+    if problem:
+        raise PluginError(f"{label}: {kernel.name}() {problem}")
+
+
+@lru_cache(maxsize=None)
+def jitted(bound: FunctionType):
+    """The one Numba dispatcher of a bound kernel (cached on disk; compiled kernels call it)."""
+    import numba
+
+    import pysnn.kernel_math_jit  # noqa: F401  (registers the kernel math for Numba)
+
+    return numba.njit(cache=True)(bound)
+
+
+@lru_cache(maxsize=None)
+def _problem(bound, arg_types, output_types, outputs, dtype_name) -> str | None:
+    import numba
+    from numba.core.errors import NumbaError
+
+    names = {"real": getattr(numba, dtype_name), "bool": numba.boolean, "uint64": numba.uint64}
+    dispatcher = jitted(bound)
+    try:
+        dispatcher.compile(tuple(names[t] for t in arg_types))
+    except NumbaError as exc:
+        message = str(exc).strip().splitlines()
+        return f"does not compile with Numba for {dtype_name}: " + " ".join(line.strip() for line in message[:6])
+    returned = dispatcher.nopython_signatures[-1].return_type
+    got = list(returned) if isinstance(returned, numba.types.BaseTuple) else [returned]
+    for name, want, typ in zip(outputs, output_types, got):
+        if typ != names[want]:
+            expected = dtype_name if want == "real" else want
+            return (
+                f"returns {typ} for {name!r} where {expected} is expected: a value of another type enters "
+                "its arithmetic (an integer or float64 global, or a km.uniform draw: use km.cast_like)"
+            )
+    return None

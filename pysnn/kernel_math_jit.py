@@ -1,0 +1,144 @@
+"""Numba implementations of ``pysnn.kernel_math`` for scalars (CPU and CUDA targets).
+
+Importing this module registers them; the backends that compile kernels import it. Each one
+performs the same float operations in the same order as its NumPy form, so compiled kernels match
+the NumPy reference bit for bit.
+"""
+
+import math
+
+import numpy as np
+from numba import types
+from numba.extending import overload, register_jitable
+
+from pysnn import kernel_math as km
+from pysnn import rng
+
+mix = register_jitable(rng.mix)
+step_key = register_jitable(rng.step_key)
+element_key = register_jitable(rng.element_key)
+_exp_reduced = register_jitable(km.exp_reduced)
+_log_reduced = register_jitable(km.log_reduced)
+
+
+@register_jitable
+def exp64(x):
+    if x != x:
+        return x
+    xc = min(max(x, km.EXP_MIN_ARG), km.EXP_MAX_ARG)
+    k = np.rint(xc * km.INV_LN2)
+    return math.ldexp(_exp_reduced(xc, k), int(k))
+
+
+@register_jitable
+def log64(x):
+    if x != x or x < 0.0:
+        return np.nan
+    if x == 0.0:
+        return -np.inf
+    if x == np.inf:
+        return x
+    m, e = math.frexp(x)
+    if m < km.SQRT_HALF:
+        m = m * 2.0
+        e = e - 1
+    return _log_reduced(m, np.float64(e))
+
+
+def _is_scalar(*args):
+    return all(isinstance(a, (types.Number, types.Boolean)) for a in args)
+
+
+def _is_float32(*args):
+    """True when Numba's arithmetic on these scalars gives float32 (all floats are float32)."""
+    floats = [a for a in args if isinstance(a, types.Float)]
+    return bool(floats) and all(a == types.float32 for a in floats) and len(floats) == len(args)
+
+
+@overload(km.exp)
+def _exp(x):
+    if not _is_scalar(x):
+        return None
+    if _is_float32(x):
+        return lambda x: np.float32(exp64(np.float64(x)))
+    return lambda x: exp64(np.float64(x))
+
+
+@overload(km.log)
+def _log(x):
+    if not _is_scalar(x):
+        return None
+    if _is_float32(x):
+        return lambda x: np.float32(log64(np.float64(x)))
+    return lambda x: log64(np.float64(x))
+
+
+@overload(km.power)
+def _power(x, y):
+    if not _is_scalar(x, y):
+        return None
+    if _is_float32(x, y):
+        return lambda x, y: np.float32(exp64(np.float64(y) * log64(np.float64(x))))
+    return lambda x, y: exp64(np.float64(y) * log64(np.float64(x)))
+
+
+@overload(km.sqrt)
+def _sqrt(x):
+    if _is_scalar(x):
+        return lambda x: np.sqrt(x)
+    return None
+
+
+@overload(km.floor)
+def _floor(x):
+    if _is_scalar(x):
+        return lambda x: np.floor(x)
+    return None
+
+
+@overload(km.where)
+def _where(condition, if_true, if_false):
+    if _is_scalar(condition, if_true, if_false):
+        return lambda condition, if_true, if_false: if_true if condition else if_false
+    return None
+
+
+@overload(km.minimum)
+def _minimum(a, b):
+    if _is_scalar(a, b):
+        return lambda a, b: a if (a <= b or a != a) else b
+    return None
+
+
+@overload(km.maximum)
+def _maximum(a, b):
+    if _is_scalar(a, b):
+        return lambda a, b: a if (a >= b or a != a) else b
+    return None
+
+
+@overload(km.clip)
+def _clip(x, lo, hi):
+    if _is_scalar(x, lo, hi):
+        return lambda x, lo, hi: km.minimum(km.maximum(x, lo), hi)
+    return None
+
+
+@overload(km.cast_like)
+def _cast_like(x, like):
+    if _is_scalar(x, like):
+        target = like
+        return lambda x, like: target(x)
+    return None
+
+
+@overload(km.uniform)
+def _uniform(rng_key, i):
+    if _is_scalar(rng_key, i):
+
+        def impl(rng_key, i):
+            bits = mix(np.uint64(rng_key) + np.uint64(i) * rng.GOLDEN)
+            return np.float64(bits >> km.SHIFT_11) * km.UNIT_53
+
+        return impl
+    return None

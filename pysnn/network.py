@@ -1,0 +1,247 @@
+"""Network description: populations, input populations, projections and monitors.
+
+Plain data, independent of any backend: it can be printed, pickled, validated and compiled for
+every backend. Models are given by registered name (or directly as plugin classes) and validated
+when added, so a mistake is reported where it is made.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from pysnn import registry
+from pysnn.connectivity import Connectivity
+from pysnn.errors import ConfigError
+from pysnn.plugin import PluginSpec
+
+SPIKE_MONITORS = ("spike_counts", "spikes")
+
+
+@dataclass(frozen=True)
+class Population:
+    """``n`` neurons of one model, or an input population driven by an encoder."""
+
+    name: str
+    n: int
+    model: Any
+    """Registered name or plugin class of the neuron model (or encoder, for inputs)."""
+    params: Mapping[str, np.ndarray]
+    """Parameter overrides: float64 arrays of shape () or (n,)."""
+    init: Mapping[str, np.ndarray]
+    """Initial-value overrides of state variables: float64 arrays of shape () or (n,)."""
+    is_input: bool
+
+    @property
+    def kind(self) -> str:
+        return "encoder" if self.is_input else "neuron"
+
+    def spec(self) -> PluginSpec:
+        return registry.spec_for(self.kind, self.model)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Connections from ``source`` to ``target`` with a synapse model."""
+
+    name: str
+    source: str
+    target: str
+    connectivity: Connectivity
+    synapse: Any
+    params: Mapping[str, np.ndarray]
+
+    def spec(self) -> PluginSpec:
+        return registry.spec_for("synapse", self.synapse)
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """What is recorded of a population: ``spike_counts``, ``spikes`` or a state variable."""
+
+    population: str
+    what: str
+    every: int = 1
+
+
+@dataclass
+class Network:
+    """A spiking network description; ``compile`` turns it into a runnable ``Simulation``.
+
+    Example::
+
+        net = Network(dt=1.0)
+        net.add_input("x", 100, encoder="poisson")
+        net.add_population("y", 1000, model="lif")
+        net.connect("x", "y", Dense(weights))
+        net.monitor("y", "spike_counts")
+        sim = net.compile(backend="numba-cpu")
+        out = sim.run(1000, inputs={"x": rates})   # rates: (batch, 100) in Hz
+    """
+
+    dt: float = 1.0
+    """Time step in ms."""
+    populations: dict[str, Population] = field(default_factory=dict)
+    projections: dict[str, Projection] = field(default_factory=dict)
+    monitors: list[Monitor] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.dt, bool) or not isinstance(self.dt, (int, float)) or not (0 < self.dt < math.inf):
+            raise ConfigError(f"dt must be a positive number of milliseconds, got {self.dt!r}")
+        self.dt = float(self.dt)
+
+    def add_population(
+        self,
+        name: str,
+        n: int,
+        model: Any = "lif",
+        params: Mapping[str, Any] | None = None,
+        init: Mapping[str, Any] | None = None,
+    ) -> Population:
+        """Add ``n`` neurons of a neuron model (registered name or ``NeuronModel`` class).
+
+        ``params`` overrides parameter defaults and ``init`` initial state values, each with a
+        scalar or an array of shape (n,).
+        """
+        return self._add(name, n, model, params, init, is_input=False)
+
+    def add_input(self, name: str, n: int, encoder: Any = "poisson", params: Mapping[str, Any] | None = None) -> Population:
+        """Add an input population whose output each step comes from an encoder and run inputs.
+
+        At run time it takes an array of shape (batch, n) (the same values every step) or
+        (steps, batch, n) (one slice per step), e.g. rates in Hz for ``poisson``.
+        """
+        return self._add(name, n, encoder, params, None, is_input=True)
+
+    def connect(
+        self,
+        source: str,
+        target: str,
+        connectivity: Connectivity,
+        synapse: Any = "delta",
+        params: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> Projection:
+        """Connect ``source`` to ``target`` (a neuron population); returns the projection.
+
+        ``connectivity`` is ``Dense(w)``, ``Sparse(...)`` or ``OneToOne(w)``; ``synapse`` the
+        synapse model (default ``delta``), ``params`` its parameter overrides. The projection is
+        named ``name`` or ``"source->target"``.
+        """
+        for role, pop in (("source", source), ("target", target)):
+            if pop not in self.populations:
+                raise ConfigError(f"connect {role}={pop!r} is not a population; add it first ({self._pop_names()})")
+        if self.populations[target].is_input:
+            raise ConfigError(f"connect target={target!r} is an input population; inputs receive no projections")
+        if not isinstance(connectivity, Connectivity):
+            raise ConfigError(
+                f"connectivity must be pysnn.Dense, Sparse or OneToOne, got {type(connectivity).__name__}; "
+                "wrap a weight matrix as Dense(weights)"
+            )
+        name = f"{source}->{target}" if name is None else name
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"projection name must be a non-empty string, got {name!r}")
+        if name in self.projections:
+            raise ConfigError(f"a projection named {name!r} exists already; pass name= to tell them apart")
+        sizes = (self.populations[source].n, self.populations[target].n)
+        for role, pop, want, got in zip(("source", "target"), (source, target), connectivity.shape(), sizes):
+            if want is not None and want != got:
+                raise ConfigError(
+                    f"{type(connectivity).__name__} connectivity of {name!r} has {role} size {want}, "
+                    f"but population {pop!r} has {got} neurons"
+                )
+        spec = registry.spec_for("synapse", synapse)
+        projection = Projection(name, source, target, connectivity, synapse, _values(spec, params, sizes[1], "params", name))
+        self.projections[name] = projection
+        return projection
+
+    def monitor(self, population: str, *what: str, every: int = 1) -> None:
+        """Record ``spike_counts`` (batch, n), ``spikes`` (steps, batch, n) or state variables.
+
+        A state variable is recorded after every ``every``-th step of a run: shape
+        (steps // every, batch, n) for per-sample variables, (steps // every, n) for shared ones.
+        """
+        if population not in self.populations:
+            raise ConfigError(f"monitor population={population!r} is not a population ({self._pop_names()})")
+        if not what:
+            raise ConfigError(f"monitor needs what to record: {', '.join(SPIKE_MONITORS)} or a state variable")
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ConfigError(f"monitor every={every!r} must be a positive integer number of steps")
+        pop = self.populations[population]
+        spec = pop.spec()
+        for item in what:
+            if item in SPIKE_MONITORS:
+                if pop.is_input and spec.cls.output != "spike":
+                    raise ConfigError(f"monitor {item!r}: input population {population!r} emits analog values, not spikes")
+            elif pop.is_input or item not in spec.state:
+                raise ConfigError(
+                    f"monitor what={item!r}: population {population!r} has no such state variable; "
+                    f"choose from {', '.join([*SPIKE_MONITORS, *([] if pop.is_input else spec.state)])}"
+                )
+            if any(m.population == population and m.what == item for m in self.monitors):
+                raise ConfigError(f"{item!r} of {population!r} is monitored already")
+            self.monitors.append(Monitor(population, item, every if item not in SPIKE_MONITORS else 1))
+
+    def compile(
+        self, backend: str | None = None, *, dtype: str = "float32", batch_size: int | None = None, seed: int = 0
+    ):
+        """Compile for a backend (name; default ``$PYSNN_BACKEND`` or ``numba-cpu``).
+
+        ``dtype`` is float32 or float64; ``batch_size`` fixes the batch size now (else the first
+        run's inputs give it); ``seed`` keys every random number of the simulation.
+        """
+        from pysnn.simulation import Simulation
+
+        return Simulation(self, backend=backend, dtype=dtype, batch_size=batch_size, seed=seed)
+
+    def _add(self, name, n, model, params, init, is_input) -> Population:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigError(f"population name must be a Python identifier, got {name!r}")
+        if name in self.populations:
+            raise ConfigError(f"a population named {name!r} exists already")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ConfigError(f"population {name!r}: n must be a positive integer, got {n!r}")
+        n = int(n)
+        spec = registry.spec_for("encoder" if is_input else "neuron", model)
+        pop = Population(
+            name,
+            n,
+            model,
+            _values(spec, params, n, "params", name),
+            _values(spec, init, n, "init", name),
+            is_input,
+        )
+        self.populations[name] = pop
+        return pop
+
+    def _pop_names(self) -> str:
+        return "populations: " + (", ".join(self.populations) or "none")
+
+
+def _values(spec: PluginSpec, given: Mapping[str, Any] | None, n: int, what: str, owner: str) -> dict[str, np.ndarray]:
+    """Validate parameter or initial-value overrides: known names, scalar or (n,), finite."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"{owner!r}: {what} must be a dict of name -> value, got {type(given).__name__}")
+    known = spec.params if what == "params" else spec.state
+    out = {}
+    for key, value in given.items():
+        if key not in known:
+            kind = "parameter" if what == "params" else "state variable"
+            raise ConfigError(
+                f"{owner!r}: {spec.label} has no {kind} {key!r}; it has: {', '.join(known) or 'none'}"
+            )
+        try:
+            array = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{owner!r}: {what}[{key!r}] must be a number or an array, got {value!r}") from exc
+        if array.shape not in ((), (n,)):
+            raise ConfigError(f"{owner!r}: {what}[{key!r}] must be a scalar or have shape ({n},), got shape {array.shape}")
+        if not np.isfinite(array).all():
+            raise ConfigError(f"{owner!r}: {what}[{key!r}] must be finite, got {value!r}")
+        out[key] = array
+    return out

@@ -1,0 +1,191 @@
+"""The compiled form of a network description, shared by every backend.
+
+``build_plan`` resolves plugins, binds their kernels to the simulation dtype, casts parameters and
+weights, computes derived values and initial states, and orders everything: populations and
+projections in the order they were added. Backends only read a ``Plan``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import FunctionType
+from typing import Mapping
+
+import numpy as np
+
+from pysnn import registry, rng
+from pysnn.errors import ConfigError, PluginError
+from pysnn.kernel_check import check_kernel
+from pysnn.kernel_source import bind_kernel
+from pysnn.network import Monitor, Network
+from pysnn.plugin import PluginSpec
+
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class BoundPlugin:
+    """A plugin's kernels bound to the dtype, and the values of its parameters and derived values.
+
+    ``values`` maps names to arrays of the dtype, of shape () (one value for all neurons) or (n,).
+    """
+
+    spec: PluginSpec
+    kernels: Mapping[str, FunctionType]
+    values: Mapping[str, np.ndarray]
+
+    def args(self, kernel: str) -> tuple[str, ...]:
+        return self.spec.kernels[kernel].args
+
+    def uses(self, arg: str) -> bool:
+        """True if some kernel takes ``arg`` (e.g. ``rng``)."""
+        return any(arg in k.args for k in self.spec.kernels.values())
+
+
+@dataclass(frozen=True)
+class PopulationPlan:
+    name: str
+    index: int
+    n: int
+    is_input: bool
+    plugin: BoundPlugin
+    init: Mapping[str, np.ndarray]
+    """State variable -> initial values, shape (n,)."""
+    reductions: Mapping[str, BoundPlugin]
+    """Shared state variable -> its bound reduction."""
+    stream: np.uint64
+    """Random stream key of this population."""
+    incoming: tuple[int, ...]
+    """Indices of the projections into this population, in order."""
+
+    @property
+    def spiking(self) -> bool:
+        return not self.is_input or self.plugin.spec.cls.output == "spike"
+
+    @property
+    def input_dtype(self) -> str:
+        return self.plugin.spec.cls.input_dtype
+
+
+@dataclass(frozen=True)
+class ProjectionPlan:
+    name: str
+    index: int
+    source: int
+    target: int
+    kind: str
+    """Connectivity kind: "dense", "sparse" or "one_to_one"."""
+    arrays: Mapping[str, np.ndarray]
+    """Connectivity arrays; ``weights`` is the initial weight array (dtype)."""
+    synapse: BoundPlugin
+    init: Mapping[str, np.ndarray]
+    """Synapse state variable -> initial values, shape (n_target,)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    dt: float
+    dtype: np.dtype
+    seed: int
+    populations: tuple[PopulationPlan, ...]
+    projections: tuple[ProjectionPlan, ...]
+    monitors: tuple[Monitor, ...]
+
+    def population(self, name: str) -> PopulationPlan:
+        return next(p for p in self.populations if p.name == name)
+
+    @property
+    def learns(self) -> bool:
+        """True if some shared state changes while learning is on."""
+        return any(p.reductions for p in self.populations)
+
+
+def build_plan(network: Network, dtype: str, seed: int) -> Plan:
+    """Resolve and check ``network`` for a simulation in ``dtype`` with random ``seed``."""
+    dtype = _float_dtype(dtype)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+        raise ConfigError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+    if not network.populations:
+        raise ConfigError("the network has no populations; add some with add_population/add_input")
+    clash = set(network.populations) & set(network.projections)
+    if clash:
+        raise ConfigError(f"names {sorted(clash)} are used by a population and a projection; rename one")
+    names = list(network.populations)
+    projections = tuple(
+        ProjectionPlan(
+            name=proj.name,
+            index=k,
+            source=names.index(proj.source),
+            target=names.index(proj.target),
+            kind=proj.connectivity.kind,
+            arrays=proj.connectivity.arrays(
+                network.populations[proj.source].n, network.populations[proj.target].n, dtype
+            ),
+            synapse=(syn := _bind(proj.spec(), proj.params, network.populations[proj.target].n, network.dt, dtype)),
+            init=_initial_state(syn, {}, network.populations[proj.target].n, dtype),
+        )
+        for k, proj in enumerate(network.projections.values())
+    )
+    populations = []
+    for index, pop in enumerate(network.populations.values()):
+        bound = _bind(pop.spec(), pop.params, pop.n, network.dt, dtype)
+        reductions = {
+            var: _bind(registry.load("reduction", s.reduction), {}, 1, network.dt, dtype)
+            for var, s in bound.spec.state.items()
+            if s.shared
+        }
+        populations.append(
+            PopulationPlan(
+                name=pop.name,
+                index=index,
+                n=pop.n,
+                is_input=pop.is_input,
+                plugin=bound,
+                init=_initial_state(bound, pop.init, pop.n, dtype),
+                reductions=reductions,
+                stream=rng.stream_key(int(seed), pop.name),
+                incoming=tuple(p.index for p in projections if p.target == index),
+            )
+        )
+    return Plan(network.dt, dtype, int(seed), tuple(populations), projections, tuple(network.monitors))
+
+
+def _bind(spec: PluginSpec, overrides: Mapping[str, np.ndarray], n: int, dt: float, dtype: np.dtype) -> BoundPlugin:
+    values = {name: np.asarray(overrides.get(name, default), dtype=dtype) for name, default in spec.params.items()}
+    if spec.derived_names:
+        args = {name: (np.asarray(dt, dtype) if name == "dt" else values[name]) for name in spec.derived_args}
+        try:
+            with np.errstate(all="ignore"):
+                result = spec.cls.derived(**args)
+        except Exception as exc:
+            raise PluginError(f"{spec.label}: derived() raised {type(exc).__name__}: {exc}") from exc
+        for name in spec.derived_names:
+            value = np.asarray(result[name], dtype=dtype)
+            if value.shape not in ((), (n,)) or not np.isfinite(value).all():
+                raise ConfigError(
+                    f"{spec.label}: derived value {name!r} must be finite with shape () or ({n},); got "
+                    f"{value!r} from parameters {args}"
+                )
+            values[name] = value
+    kernels = {name: bind_kernel(k.function, dtype) for name, k in spec.kernels.items()}
+    for name, kernel in spec.kernels.items():
+        check_kernel(kernel, kernels[name], dtype, spec.label)
+    return BoundPlugin(spec, kernels, values)
+
+
+def _float_dtype(value) -> np.dtype:
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.name not in DTYPES:
+        raise ConfigError(f"dtype must be 'float32' or 'float64', got {value!r}")
+    return dtype
+
+
+def _initial_state(bound: BoundPlugin, overrides: Mapping[str, np.ndarray], n: int, dtype: np.dtype) -> dict[str, np.ndarray]:
+    init = {}
+    for name, var in bound.spec.state.items():
+        value = overrides.get(name, bound.values[var.init] if isinstance(var.init, str) else var.init)
+        init[name] = np.broadcast_to(np.asarray(value, dtype=dtype), (n,)).copy()
+    return init

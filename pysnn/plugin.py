@@ -1,0 +1,400 @@
+"""The plugin contract: declarative model classes whose per-element update is a scalar kernel.
+
+A plugin class declares parameters (with defaults), state variables (with initial values and batch
+semantics) and one or more *kernel functions*: plain functions of scalars, written with arithmetic,
+comparisons and ``pysnn.kernel_math``, that every backend runs unchanged (NumPy on whole arrays,
+Numba as compiled per-element loops). Kernel arguments are bound by name:
+
+- state variables of the plugin, parameters, derived values (see ``derived``),
+- and the special arguments of the kernel's kind (``i_in``, ``dt``, ``rng``, ``x``).
+
+``dt`` is the time step in ms, ``rng`` the counter-based key of the element (pass it to
+``km.uniform``), ``i_in`` the input of this step. Numeric literals take the simulation's dtype.
+
+Kinds (subclass one):
+
+``NeuronModel``
+    ``update(<state>, i_in, ...) -> (<new state in declaration order>, spiked)``. For a ``shared``
+    state variable (no batch axis, e.g. an adaptive threshold) ``update`` receives the current
+    value and returns this sample's *change*; the changes of the batch are combined with the
+    variable's reduction and applied after the step, and only while learning is on. The optional
+    ``update_shared(<shared state>, ...) -> (<new shared state>)`` runs once per step before the
+    neurons update, also only while learning is on (e.g. a decay of the threshold).
+``SynapseModel``
+    ``update(<state>, i_in, ...) -> (<new state>, current)``: the post-synaptic dynamics of a
+    projection, per target neuron; ``i_in`` is the sum of weights of this step's input.
+``Encoder``
+    ``encode(x, rng, ...) -> output``: turns a sample's input value ``x`` into the output of an
+    input neuron for one step: a spike (``output = "spike"``) or a value (``output = "analog"``).
+``Reduction``
+    ``combine(acc, x) -> acc`` folded over the batch from ``identity``, then
+    ``finish(acc, count) -> value``: how per-sample changes of a shared variable are combined.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import keyword
+import math
+import textwrap
+from dataclasses import dataclass
+from types import FunctionType
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+from pysnn.errors import PluginError
+
+
+@dataclass(frozen=True)
+class StateVar:
+    """Declaration of a state variable: initial value and batch semantics."""
+
+    init: float | str = 0.0
+    """Initial value, or the name of a parameter whose value it starts at."""
+    shared: bool = False
+    """True: one value for the whole batch (learned); False: one value per sample."""
+    reduction: str | None = None
+    """For shared variables: the reduction that combines the batch's changes."""
+
+
+def per_sample(init: float | str = 0.0) -> StateVar:
+    """A state variable with one value per sample and neuron, shape (batch, n)."""
+    return StateVar(init=init)
+
+
+def shared(init: float | str = 0.0, reduction: str = "sum") -> StateVar:
+    """A state variable shared by the batch, shape (n,), changed by reduced per-sample updates."""
+    return StateVar(init=init, shared=True, reduction=reduction)
+
+
+class Plugin:
+    """Base of every kernel plugin; see the module docstring for the contract."""
+
+    params: ClassVar[Mapping[str, float]] = {}
+    state: ClassVar[Mapping[str, StateVar]] = {}
+    kind: ClassVar[str] = ""
+
+
+class NeuronModel(Plugin):
+    """A neuron model: ``update`` (and optionally ``update_shared``) over (batch, n) neurons."""
+
+    kind = "neuron model"
+
+
+class SynapseModel(Plugin):
+    """Post-synaptic dynamics of a projection: ``update`` per sample and target neuron."""
+
+    kind = "synapse model"
+
+
+class Encoder(Plugin):
+    """Turns per-sample input values into the output of an input population, step by step."""
+
+    kind = "encoder"
+    output: ClassVar[str] = "spike"
+    """"spike" (a bool per neuron and step) or "analog" (a value)."""
+    input_dtype: ClassVar[str] = "float"
+    """"float" (inputs are converted to the simulation dtype) or "bool" (spikes)."""
+    input_range: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
+    """Inclusive range of valid input values; NaN is never valid."""
+    input_description: ClassVar[str] = "values"
+    """What the input values are, for error messages (e.g. "firing rates in Hz")."""
+
+
+class Reduction(Plugin):
+    """Combines the per-sample changes of a shared variable into one change."""
+
+    kind = "reduction"
+    identity: ClassVar[float] = 0.0
+
+    @staticmethod
+    def finish(acc, count):
+        return acc
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A validated kernel function of a plugin, with the types of its arguments and results.
+
+    Types are "real" (the simulation dtype), "bool" or "uint64" (``rng``).
+    """
+
+    name: str
+    function: FunctionType
+    args: tuple[str, ...]
+    arg_types: tuple[str, ...]
+    outputs: tuple[str, ...]
+    output_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """A validated plugin class, as the compiler uses it."""
+
+    cls: type
+    label: str
+    kernels: Mapping[str, Kernel]
+    derived_args: tuple[str, ...] = ()
+    """Arguments of ``derived()`` (parameters and ``dt``); empty without ``derived()``."""
+    derived_names: tuple[str, ...] = ()
+    """Names of the values ``derived()`` returns."""
+
+    @property
+    def params(self) -> Mapping[str, float]:
+        return self.cls.params
+
+    @property
+    def state(self) -> Mapping[str, StateVar]:
+        return self.cls.state
+
+    @property
+    def shared_state(self) -> tuple[str, ...]:
+        return tuple(n for n, s in self.cls.state.items() if s.shared)
+
+    @property
+    def per_sample_state(self) -> tuple[str, ...]:
+        return tuple(n for n, s in self.cls.state.items() if not s.shared)
+
+
+@dataclass(frozen=True)
+class _KernelRule:
+    name: str
+    special: frozenset[str]
+    outputs: tuple[str, ...]
+    optional: bool = False
+    state_args: bool = True  # may read every state variable, must read those it returns
+
+
+def _kernel_rules(base: type, state: Mapping[str, StateVar]) -> list[_KernelRule]:
+    names = tuple(state)
+    shared_names = tuple(n for n, s in state.items() if s.shared)
+    if base is NeuronModel:
+        rules = [_KernelRule("update", frozenset({"i_in", "dt", "rng"}), (*names, "spiked"))]
+        if shared_names:
+            rules.append(_KernelRule("update_shared", frozenset({"dt"}), shared_names, optional=True))
+        return rules
+    if base is SynapseModel:
+        return [_KernelRule("update", frozenset({"i_in", "dt"}), (*names, "current"))]
+    if base is Encoder:
+        return [_KernelRule("encode", frozenset({"x", "dt", "rng"}), ("output",))]
+    return [
+        _KernelRule("combine", frozenset({"acc", "x"}), ("acc",), state_args=False),
+        _KernelRule("finish", frozenset({"acc", "count"}), ("value",), state_args=False),
+    ]
+
+
+_KINDS = (NeuronModel, SynapseModel, Encoder, Reduction)
+
+
+def inspect_plugin(cls: Any, label: str) -> PluginSpec:
+    """Validate a plugin class and return its spec; a ``PluginError`` names ``label``."""
+    try:
+        return _inspect(cls, label)
+    except PluginError as exc:
+        raise PluginError(f"{label}: {exc}") from exc.__cause__
+
+
+def _inspect(cls: Any, label: str) -> PluginSpec:
+    base = next((k for k in _KINDS if isinstance(cls, type) and issubclass(cls, k)), None)
+    if base is None:
+        raise PluginError(f"{cls!r} is not a subclass of pysnn.NeuronModel, SynapseModel, Encoder or Reduction")
+    params = _check_params(cls.params)
+    derived_args, derived = _check_derived(cls, params)
+    state = _check_state(cls.state, set(params) | set(derived))
+    if base is not NeuronModel and any(s.shared for s in state.values()):
+        raise PluginError(f"a {base.kind} cannot have shared state")
+    if base in (Encoder, Reduction) and state:
+        raise PluginError(f"a {base.kind} cannot have state variables")
+    if base is Encoder:
+        _check_encoder(cls)
+    if base is NeuronModel and not state:
+        raise PluginError("a neuron model needs at least one state variable")
+    if base is Reduction and not isinstance(cls.identity, (int, float)):
+        raise PluginError(f"identity must be a number, got {cls.identity!r}")
+    rules = _kernel_rules(base, state)
+    if base is NeuronModel and len(rules) == 1 and inspect.getattr_static(cls, "update_shared", None):
+        raise PluginError("update_shared() needs at least one shared state variable")
+    kernels = {}
+    for rule in rules:
+        func = _kernel_function(cls, rule.name, rule.optional)
+        if func is None:
+            continue
+        clash = (set(params) | set(state) | set(derived)) & rule.special
+        if clash:
+            raise PluginError(f"{sorted(clash)} are reserved argument names of {rule.name}(); rename them")
+        readable = set(state) if rule.state_args else set()
+        if rule.name == "update_shared":
+            readable = set(rule.outputs)
+        allowed = set(params) | set(derived) | readable | rule.special
+        required = set(rule.outputs) & set(state)
+        args = _check_signature(func, rule.name, allowed, required)
+        _check_returns(func, rule)
+        kernels[rule.name] = Kernel(
+            rule.name, func, args, tuple(_arg_type(cls, a) for a in args), rule.outputs, _output_types(cls, rule)
+        )
+    return PluginSpec(cls=cls, label=label, kernels=kernels, derived_args=derived_args, derived_names=derived)
+
+
+def _arg_type(cls: type, arg: str) -> str:
+    if arg == "rng":
+        return "uint64"
+    if arg == "x" and issubclass(cls, Encoder) and cls.input_dtype == "bool":
+        return "bool"
+    return "real"
+
+
+def _output_types(cls: type, rule: _KernelRule) -> tuple[str, ...]:
+    if rule.name == "update" and issubclass(cls, NeuronModel):
+        return ("real",) * (len(rule.outputs) - 1) + ("bool",)
+    if rule.name == "encode":
+        return ("bool" if cls.output == "spike" else "real",)
+    return ("real",) * len(rule.outputs)
+
+
+def _check_params(params: Any) -> dict[str, float]:
+    if not isinstance(params, Mapping):
+        raise PluginError(f"params must be a dict of name -> default value, got {type(params).__name__}")
+    for name, value in params.items():
+        _check_identifier(name, "parameter")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise PluginError(f"parameter {name!r} needs a finite number as default, got {value!r}")
+    return dict(params)
+
+
+def _check_state(state: Any, init_names: set[str]) -> dict[str, StateVar]:
+    if not isinstance(state, Mapping):
+        raise PluginError(f"state must be a dict of name -> per_sample()/shared(), got {type(state).__name__}")
+    for name, var in state.items():
+        _check_identifier(name, "state variable")
+        if not isinstance(var, StateVar):
+            raise PluginError(f"state variable {name!r} must be declared with per_sample() or shared(), got {var!r}")
+        if name in init_names:
+            raise PluginError(f"{name!r} is both a state variable and a parameter or derived value")
+        if isinstance(var.init, str) and var.init not in init_names:
+            raise PluginError(
+                f"state variable {name!r} starts at {var.init!r}, which is neither a parameter nor a "
+                f"derived value ({sorted(init_names)})"
+            )
+        if not isinstance(var.init, str) and not (
+            isinstance(var.init, (int, float)) and not isinstance(var.init, bool) and math.isfinite(var.init)
+        ):
+            raise PluginError(f"state variable {name!r} needs a finite number or a parameter name as init")
+        if var.shared and not isinstance(var.reduction, str):
+            raise PluginError(f"shared state variable {name!r} needs a reduction name, e.g. 'sum'")
+    return dict(state)
+
+
+def _check_identifier(name: Any, what: str) -> None:
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise PluginError(f"{what} name {name!r} is not a valid Python identifier")
+
+
+def _check_derived(cls: type, params: Mapping[str, float]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Arguments of ``derived`` and the names it defines (learned by calling it with the defaults)."""
+    func = _kernel_function(cls, "derived", optional=True)
+    if func is None:
+        return (), ()
+    args = _check_signature(func, "derived", set(params) | {"dt"}, set())
+    values = {a: np.float64(params.get(a, 1.0)) for a in args}
+    try:
+        result = func(**values)
+    except Exception as exc:
+        raise PluginError(f"derived() raised {type(exc).__name__}: {exc} with the default parameters") from exc
+    if not isinstance(result, Mapping) or not all(isinstance(k, str) for k in result):
+        raise PluginError(f"derived() must return a dict of name -> value, got {type(result).__name__}")
+    for name in result:
+        _check_identifier(name, "derived value")
+        if name in params:
+            raise PluginError(f"derived value {name!r} has the name of a parameter")
+    return args, tuple(result)
+
+
+def _check_encoder(cls: type) -> None:
+    if cls.output not in ("spike", "analog"):
+        raise PluginError(f'output must be "spike" or "analog", got {cls.output!r}')
+    if cls.input_dtype not in ("float", "bool"):
+        raise PluginError(f'input_dtype must be "float" or "bool", got {cls.input_dtype!r}')
+    lo, hi = cls.input_range
+    if not lo <= hi:
+        raise PluginError(f"input_range {cls.input_range!r} is empty")
+
+
+def _kernel_function(cls: type, name: str, optional: bool) -> FunctionType | None:
+    raw = inspect.getattr_static(cls, name, None)
+    if raw is None:
+        if optional:
+            return None
+        raise PluginError(f"missing kernel function {name}()")
+    if not isinstance(raw, staticmethod):
+        raise PluginError(f"{name}() must be a @staticmethod (kernels have no self)")
+    func = raw.__func__
+    if not isinstance(func, FunctionType):
+        raise PluginError(f"{name}() must be a plain Python function")
+    if func.__code__.co_freevars:
+        raise PluginError(
+            f"{name}() uses variables of an enclosing function ({', '.join(func.__code__.co_freevars)}); "
+            "kernels may only use their arguments and module-level names"
+        )
+    return func
+
+
+def _check_signature(func: FunctionType, name: str, allowed: set[str], required: set[str]) -> tuple[str, ...]:
+    sig = inspect.signature(func)
+    args = []
+    for p in sig.parameters.values():
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is not p.empty:
+            raise PluginError(f"{name}() argument {p.name!r} must be a plain positional argument without default")
+        if p.name not in allowed:
+            raise PluginError(
+                f"{name}() argument {p.name!r} is not a parameter, state variable, derived value or "
+                f"special argument; allowed: {sorted(allowed)}"
+            )
+        args.append(p.name)
+    missing = required - set(args)
+    if missing:
+        raise PluginError(f"{name}() must take every state variable it updates; missing {sorted(missing)}")
+    return tuple(args)
+
+
+def function_ast(func: FunctionType) -> ast.FunctionDef:
+    """The parsed definition of a kernel function (its source must be available)."""
+    try:
+        source = textwrap.dedent(inspect.getsource(func))
+    except (OSError, TypeError) as exc:
+        raise PluginError(
+            f"the source of {func.__qualname__}() is not available; define kernels in a .py file"
+        ) from exc
+    node = ast.parse(source).body[0]
+    if not isinstance(node, ast.FunctionDef):
+        raise PluginError(f"{func.__qualname__} is not defined by a def statement")
+    return node
+
+
+def _returns(node: ast.FunctionDef) -> list[ast.Return]:
+    found = []
+
+    def visit(n: ast.AST) -> None:
+        for child in ast.iter_child_nodes(n):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                raise PluginError(f"{node.name}() defines a nested function or class; kernels cannot")
+            if isinstance(child, ast.Return):
+                found.append(child)
+            visit(child)
+
+    visit(node)
+    return found
+
+
+def _check_returns(func: FunctionType, rule: _KernelRule) -> None:
+    returns = _returns(function_ast(func))
+    if not returns:
+        raise PluginError(f"{rule.name}() has no return statement")
+    for ret in returns:
+        got = len(ret.value.elts) if isinstance(ret.value, ast.Tuple) else 1
+        if got != len(rule.outputs):
+            raise PluginError(
+                f"{rule.name}() must return {len(rule.outputs)} value(s) ({', '.join(rule.outputs)}), "
+                f"but the return on line {ret.lineno} of its source gives {got}"
+            )

@@ -1,0 +1,50 @@
+"""What a run's monitors recorded."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from pysnn.errors import ConfigError
+from pysnn.network import Monitor
+
+
+class RunResult:
+    """Monitor recordings of one run, as NumPy arrays.
+
+    - ``spike_counts(pop)``: int32 (batch, n), spikes of each neuron during the run;
+    - ``spikes(pop)``: bool (steps, batch, n);
+    - ``state(pop, var)``: the variable after every ``every``-th step, (steps // every, batch, n)
+      for per-sample variables and (steps // every, n) for shared ones.
+
+    ``sample_ids`` are the samples' ids, in batch order; ``steps`` the number of steps run.
+    """
+
+    def __init__(self, records: Mapping[Monitor, np.ndarray], steps: int, sample_ids: np.ndarray) -> None:
+        self._records = {(m.population, m.what): array for m, array in records.items()}
+        self.steps = steps
+        self.sample_ids = sample_ids
+
+    def spike_counts(self, population: str) -> np.ndarray:
+        return self._get(population, "spike_counts")
+
+    def spikes(self, population: str) -> np.ndarray:
+        return self._get(population, "spikes")
+
+    def state(self, population: str, variable: str) -> np.ndarray:
+        return self._get(population, variable)
+
+    def _get(self, population: str, what: str) -> np.ndarray:
+        try:
+            return self._records[population, what]
+        except KeyError:
+            monitored = ", ".join(f"{p}.{w}" for p, w in self._records) or "nothing"
+            raise ConfigError(
+                f"{what!r} of {population!r} was not monitored (monitored: {monitored}); "
+                f"add net.monitor({population!r}, {what!r}) before compile"
+            ) from None
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{p}.{w}: {a.shape}" for (p, w), a in self._records.items())
+        return f"RunResult(steps={self.steps}, batch={self.sample_ids.size}, {shapes})"
