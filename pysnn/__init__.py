@@ -7,16 +7,26 @@ in lock-step (``Simulation.run``). Models are plugins (``NeuronModel``, ``Synaps
 
 __version__ = "0.1.0"
 
+from pysnn.connectivity import Dense, OneToOne, Sparse
 from pysnn.errors import ConfigError, PluginError, PySNNError
+from pysnn.network import Network
 from pysnn.plugin import Encoder, NeuronModel, Reduction, SynapseModel, per_sample, shared
+from pysnn.results import RunResult
+from pysnn.simulation import Simulation
 
 __all__ = [
     "ConfigError",
+    "Dense",
     "Encoder",
+    "Network",
     "NeuronModel",
+    "OneToOne",
     "PluginError",
     "PySNNError",
     "Reduction",
+    "RunResult",
+    "Simulation",
+    "Sparse",
     "SynapseModel",
     "__version__",
     "per_sample",

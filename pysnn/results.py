@@ -35,6 +35,10 @@ class RunResult:
     def state(self, population: str, variable: str) -> np.ndarray:
         return self._get(population, variable)
 
+    def items(self) -> list[tuple[tuple[str, str], np.ndarray]]:
+        """Every recording as ((population, what), array)."""
+        return list(self._records.items())
+
     def _get(self, population: str, what: str) -> np.ndarray:
         try:
             return self._records[population, what]

@@ -9,6 +9,7 @@ from types import ModuleType
 import numpy as np
 
 from pysnn.backend import Backend, RunArgs, StateKey
+from pysnn.errors import PluginError
 from pysnn.kernel_source import cache_dir, write_once
 from pysnn.plan import Plan
 from pysnn_numba.codegen import Arg, generate
@@ -31,7 +32,14 @@ class NumbaCPUBackend(Backend):
         timed = frozenset(name for name, data in args.inputs.items() if data.ndim == 3)
         module, arg_specs = self.compiled(timed)
         function = module.run_coupled if args.learning and self.plan.learns else module.run_independent
-        function(*(self._value(spec.ref, state, args) for spec in arg_specs))
+        values = [self._value(spec.ref, state, args) for spec in arg_specs]
+        try:
+            function(*values)
+        except Exception as exc:
+            cause = exc.__cause__ or exc.__context__ or exc
+            raise PluginError(
+                f"a kernel raised {type(cause).__name__}: {cause} in compiled code; the run was discarded"
+            ) from exc
 
     def compiled(self, timed_inputs: frozenset[str]) -> tuple[ModuleType, list[Arg]]:
         """The generated module for inputs given per step in ``timed_inputs`` (memoised)."""
