@@ -253,7 +253,7 @@ class Simulation:
             index = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ConfigError(
                 f"{what} holds {cls.input_description} for the {pop.plugin.spec.label}; element {index} "
-                f"is {array[index]!r}, expected {expected}"
+                f"is {array[index].item()!r}, expected {expected}"
             )
         dtype = np.dtype(bool) if cls.input_dtype == "bool" else self.dtype
         return np.ascontiguousarray(array, dtype=dtype)

@@ -1,0 +1,28 @@
+"""The example third-party distribution (plugins/qif_example, installed by the README's install
+command) is discovered through its entry point and runs, identically, on every backend."""
+
+import numpy as np
+
+from pysnn import Dense, Network, registry
+
+
+def test_qif_is_discovered_from_its_own_distribution():
+    entry = next(e for e in registry.entries("neuron") if e.name == "qif")
+    assert entry.package == "pysnn-qif-example" and entry.value == "pysnn_qif:QIF"
+    assert registry.load("neuron", "qif").cls.__module__ == "pysnn_qif"
+
+
+def test_qif_runs_identically_on_every_backend():
+    rng = np.random.default_rng(1)
+    net = Network(dt=0.5)
+    net.add_input("x", 20, encoder="poisson")
+    net.add_population("y", 10, model="qif", params={"a": rng.uniform(0.03, 0.07, 10)})
+    net.connect("x", "y", Dense(rng.uniform(0, 120, (20, 10))))
+    net.monitor("y", "spike_counts")
+    net.monitor("y", "v", every=5)
+    rates = {"x": rng.uniform(10, 60, (3, 20))}
+    reference = net.compile(backend="numpy").run(400, rates)
+    assert reference.spike_counts("y").sum() > 0
+    for backend in registry.names("backend"):
+        out = net.compile(backend=backend).run(400, rates)
+        assert out.state("y", "v").tobytes() == reference.state("y", "v").tobytes(), backend
