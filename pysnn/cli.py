@@ -1,0 +1,74 @@
+"""The ``pysnn`` command: list plugins, run the scaling experiment."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pysnn import registry
+from pysnn.backend import BACKEND_ENV, DEFAULT_BACKEND
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def plugins(args: argparse.Namespace) -> int:
+    """List installed plugins, their packages, and whether they load."""
+    broken = 0
+    for entry, error in registry.report():
+        status = "ok" if error is None else f"ERROR: {error}"
+        broken += error is not None
+        print(f"{entry.kind:<9} {entry.name:<16} {entry.package} {entry.version:<8} {status}")
+    return 1 if broken else 0
+
+
+def scaling(args: argparse.Namespace) -> int:
+    """Experiment 1: seconds per 1000 steps as the batch grows."""
+    from pysnn.experiments.scaling import TABLE_HEADER, scaling as run_scaling, table_row
+
+    if args.threads:
+        import numba
+
+        numba.set_num_threads(args.threads)
+    print(f"scaling experiment: 100 Poisson inputs -> n_out LIF, {args.steps} steps, backend {args.backend}")
+    print(TABLE_HEADER)
+    run_scaling(
+        args.backend, args.n_out, args.batch, args.steps, args.repeats, args.dtype, report=lambda t: print(table_row(t), flush=True)
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pysnn", description="Mini-batch spiking neural network simulation.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("plugins", help=plugins.__doc__).set_defaults(func=plugins)
+    exp = commands.add_parser("scaling", help=scaling.__doc__)
+    exp.add_argument(
+        "--backend",
+        default=None,
+        help=f"backend name (default: ${BACKEND_ENV} or {DEFAULT_BACKEND}); installed: {', '.join(registry.names('backend'))}",
+    )
+    exp.add_argument("--n-out", type=_int_list, default=[100, 1000], help="output layer sizes (default 100,1000)")
+    exp.add_argument("--batch", type=_int_list, default=[1, 4, 16, 64, 256, 1024], help="batch sizes")
+    exp.add_argument("--steps", type=int, default=1000, help="time steps of 1 ms per run (default 1000)")
+    exp.add_argument("--repeats", type=int, default=3, help="runs per point; the best is reported")
+    exp.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    exp.add_argument("--threads", type=int, default=0, help="Numba threads (default: all cores)")
+    exp.set_defaults(func=scaling)
+    args = parser.parse_args(argv)
+    if getattr(args, "backend", "") is None:
+        from pysnn.backend import backend_name
+
+        args.backend = backend_name(None)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

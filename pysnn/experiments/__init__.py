@@ -1,0 +1,1 @@
+"""The paper's experiments, as library code the CLI and the benchmarks share."""
