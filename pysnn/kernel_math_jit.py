@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 from numba import types
+from numba.np import numpy_support
 from numba.extending import overload, register_jitable
 
 from pysnn import kernel_math as km
@@ -50,9 +51,9 @@ def _is_scalar(*args):
 
 
 def _is_float32(*args):
-    """True when Numba's arithmetic on these scalars gives float32 (all floats are float32)."""
-    floats = [a for a in args if isinstance(a, types.Float)]
-    return bool(floats) and all(a == types.float32 for a in floats) and len(floats) == len(args)
+    """True when the arguments promote to float32, by the rule of the NumPy form
+    (``kernel_math._result_dtype``): float32 with bools and small integers stays float32."""
+    return np.result_type(*(numpy_support.as_dtype(a) for a in args)) == np.float32
 
 
 @overload(km.exp)
