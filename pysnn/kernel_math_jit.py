@@ -56,22 +56,21 @@ def _is_float32(*args):
     return np.result_type(*(numpy_support.as_dtype(a) for a in args)) == np.float32
 
 
-@overload(km.exp)
-def _exp(x):
-    if not _is_scalar(x):
-        return None
-    if _is_float32(x):
-        return lambda x: np.float32(exp64(np.float64(x)))
-    return lambda x: exp64(np.float64(x))
+def _evaluated_in_float64(function, compiled64) -> None:
+    """Overload ``function`` of one scalar with ``compiled64`` (float64 -> float64), rounded
+    back to float32 for float32 arguments, as the NumPy form does."""
+
+    @overload(function)
+    def _overload(x):
+        if not _is_scalar(x):
+            return None
+        if _is_float32(x):
+            return lambda x: np.float32(compiled64(np.float64(x)))
+        return lambda x: compiled64(np.float64(x))
 
 
-@overload(km.log)
-def _log(x):
-    if not _is_scalar(x):
-        return None
-    if _is_float32(x):
-        return lambda x: np.float32(log64(np.float64(x)))
-    return lambda x: log64(np.float64(x))
+_evaluated_in_float64(km.exp, exp64)
+_evaluated_in_float64(km.log, log64)
 
 
 @overload(km.power)

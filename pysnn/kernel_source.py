@@ -111,33 +111,43 @@ def bound_source(func: FunctionType, dtype: np.dtype) -> str:
     return "\n".join(lines)
 
 
-_loaded: dict[tuple[FunctionType, str], FunctionType] = {}
+_bound: dict[tuple[FunctionType, str], FunctionType] = {}
 
 
 def bind_kernel(func: FunctionType, dtype: np.dtype) -> FunctionType:
     """``func`` rewritten for ``dtype``, loaded from its content-addressed file (memoised)."""
     dtype = np.dtype(dtype)
     key = (func, dtype.name)
-    if key not in _loaded:
-        _loaded[key] = _load(bound_source(func, dtype), func.__name__)
-    return _loaded[key]
+    if key not in _bound:
+        _bound[key] = _load(bound_source(func, dtype), func.__name__)
+    return _bound[key]
 
 
 def _load(source: str, name: str) -> FunctionType:
-    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
-    module_name = f"pysnn_kernel_{name}_{digest}"
-    module = sys.modules.get(module_name)
-    if module is None:
-        path = write_once(cache_dir() / "kernels" / f"{module_name}.py", source)
-        spec = importlib.util.spec_from_file_location(module_name, path)
+    try:
+        module = import_generated(source, f"pysnn_kernel_{name}", "kernels")
+    except Exception as exc:
+        raise PluginError(f"rewritten kernel {name}() failed to load: {exc}") from exc
+    return getattr(module, name)
+
+
+def import_generated(source: str, prefix: str, folder: str) -> ModuleType:
+    """Import ``source`` from ``cache_dir()/folder/<prefix>_<hash of source>.py``.
+
+    A real file, so that Numba can cache what it compiles from it; imported once per process.
+    """
+    name = f"{prefix}_{hashlib.sha256(source.encode()).hexdigest()[:20]}"
+    if name not in sys.modules:
+        path = write_once(cache_dir() / folder / f"{name}.py", source)
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
+        sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
-        except Exception as exc:
-            del sys.modules[module_name]
-            raise PluginError(f"rewritten kernel {name}() failed to load: {exc}") from exc
-    return getattr(module, name)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
 
 
 def write_once(path: Path, text: str) -> Path:

@@ -25,6 +25,18 @@ def driven(model, steps, weight, params=None, spikes_at=None, dt=1.0):
     return net, {"x": train}
 
 
+def current_driven(model, current, steps, backend, dt=1.0):
+    """Spikes and ``v`` of one neuron of ``model`` driven by a constant current (float64)."""
+    net = Network(dt=dt)
+    net.add_input("x", 1, encoder="current")
+    net.add_population("y", 1, model=model)
+    net.connect("x", "y", OneToOne(1.0))
+    net.monitor("y", "spikes")
+    net.monitor("y", "v")
+    out = net.compile(backend=backend, dtype="float64").run(steps, {"x": [[current]]})
+    return out.spikes("y")[:, 0, 0], out.state("y", "v")[:, 0, 0]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_lif_trajectory_and_refractory_period(backend):
     """rest -65, thresh -52, refrac 5, tc_decay 100; weight 10 mV per input spike every step."""
@@ -57,17 +69,10 @@ def test_lif_subthreshold_decay(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_if_subtractive_reset_keeps_the_residue(backend):
     """v += 0.3 per step; at v >= 1 a spike and v -= 1: spikes every 3-4 steps, rate ~ input."""
-    net = Network()
-    net.add_input("x", 1, encoder="current")
-    net.add_population("y", 1, model="if_subtractive")
-    net.connect("x", "y", OneToOne(1.0))
-    net.monitor("y", "spikes")
-    net.monitor("y", "v")
-    out = net.compile(backend=backend, dtype="float64").run(100, {"x": [[0.3]]})
-    v = out.state("y", "v")[:, 0, 0]
+    spikes, v = current_driven("if_subtractive", 0.3, 100, backend)
     np.testing.assert_allclose(v[:8], [0.0, 0.3, 0.6, 0.9, 0.2, 0.5, 0.8, 0.1], atol=1e-12)
-    np.testing.assert_array_equal(np.flatnonzero(out.spikes("y")[:8, 0, 0]), [4, 7])
-    assert out.spikes("y").sum() == math.floor(0.3 * 99 + 1e-9)
+    np.testing.assert_array_equal(np.flatnonzero(spikes[:8]), [4, 7])
+    assert spikes.sum() == math.floor(0.3 * 99 + 1e-9)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -118,13 +123,7 @@ def test_exponential_synapse_current(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_izhikevich_regular_spiking(backend):
     """Constant current 10: matches a direct transcription of Izhikevich's equations."""
-    net = Network(dt=0.5)
-    net.add_input("x", 1, encoder="current")
-    net.add_population("y", 1, model="izhikevich")
-    net.connect("x", "y", OneToOne(1.0))
-    net.monitor("y", "spikes")
-    net.monitor("y", "v")
-    out = net.compile(backend=backend, dtype="float64").run(400, {"x": [[10.0]]})
+    spikes, v_recorded = current_driven("izhikevich", 10.0, 400, backend, dt=0.5)
     v, u, a, b, c, d, expected_v, expected_s = -65.0, -13.0, 0.02, 0.2, -65.0, 8.0, [], []
     for t in range(400):
         i_in = 10.0 if t > 0 else 0.0
@@ -134,8 +133,8 @@ def test_izhikevich_regular_spiking(backend):
         expected_s.append(v >= 30.0)
         v, u = (c, u + d) if v >= 30.0 else (v, u)
         expected_v.append(v)
-    np.testing.assert_allclose(out.state("y", "v")[:, 0, 0], expected_v, rtol=1e-9, atol=1e-9)
-    np.testing.assert_array_equal(out.spikes("y")[:, 0, 0], expected_s)
+    np.testing.assert_allclose(v_recorded, expected_v, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(spikes, expected_s)
     assert 3 <= sum(expected_s) <= 20
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from types import ModuleType
 
 import numpy as np
 
 from pysnn.backend import Backend, RunArgs, StateKey
 from pysnn.errors import PluginError
-from pysnn.kernel_source import cache_dir, write_once
+from pysnn.kernel_source import import_generated
 from pysnn.plan import Plan
 from pysnn_numba.codegen import Arg, generate
 
@@ -45,7 +43,7 @@ class NumbaCPUBackend(Backend):
         """The generated module for inputs given per step in ``timed_inputs`` (memoised)."""
         if timed_inputs not in self._compiled:
             generated = generate(self.plan, timed_inputs)
-            self._compiled[timed_inputs] = (load_module(generated.source, "pysnn_run"), generated.args)
+            self._compiled[timed_inputs] = (import_generated(generated.source, "pysnn_run", "numba"), generated.args)
         return self._compiled[timed_inputs]
 
     def _value(self, ref: tuple, state: dict[StateKey, np.ndarray], args: RunArgs):
@@ -76,21 +74,3 @@ class NumbaCPUBackend(Backend):
         if kind == "record":
             return args.records[plan.monitors[ref[1]]]
         raise AssertionError(f"unknown argument reference {ref!r}")
-
-
-def load_module(source: str, prefix: str) -> ModuleType:
-    """Import ``source`` from a file named by its hash (so Numba can cache what it compiles)."""
-    import hashlib
-
-    name = f"{prefix}_{hashlib.sha256(source.encode()).hexdigest()[:20]}"
-    if name not in sys.modules:
-        path = write_once(cache_dir() / "numba" / f"{name}.py", source)
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]
-            raise
-    return sys.modules[name]
