@@ -27,8 +27,9 @@ Kinds (subclass one):
     ``encode(x, rng, ...) -> output``: turns a sample's input value ``x`` into the output of an
     input neuron for one step: a spike (``output = "spike"``) or a value (``output = "analog"``).
 ``Reduction``
-    ``combine(acc, x) -> acc`` folded over the batch from ``identity``, then
-    ``finish(acc, count) -> value``: how per-sample changes of a shared variable are combined.
+    ``combine(acc, x) -> acc`` folded over the batch in sample order from ``identity``, then
+    ``finish(acc, count) -> value`` (default: ``acc``): how the per-sample changes of a shared
+    variable are combined.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class StateVar:
     """Declaration of a state variable: initial value and batch semantics."""
 
     init: float | str = 0.0
-    """Initial value, or the name of a parameter whose value it starts at."""
+    """Initial value, or the name of a parameter or derived value it starts at."""
     shared: bool = False
     """True: one value for the whole batch (learned); False: one value per sample."""
     reduction: str | None = None
@@ -163,25 +164,26 @@ class _KernelRule:
     name: str
     special: frozenset[str]
     outputs: tuple[str, ...]
+    readable: tuple[str, ...] = ()
+    """State variables it may take as arguments; it must take those it returns."""
     optional: bool = False
-    state_args: bool = True  # may read every state variable, must read those it returns
 
 
 def _kernel_rules(base: type, state: Mapping[str, StateVar]) -> list[_KernelRule]:
     names = tuple(state)
     shared_names = tuple(n for n, s in state.items() if s.shared)
     if base is NeuronModel:
-        rules = [_KernelRule("update", frozenset({"i_in", "dt", "rng"}), (*names, "spiked"))]
+        rules = [_KernelRule("update", frozenset({"i_in", "dt", "rng"}), (*names, "spiked"), names)]
         if shared_names:
-            rules.append(_KernelRule("update_shared", frozenset({"dt"}), shared_names, optional=True))
+            rules.append(_KernelRule("update_shared", frozenset({"dt"}), shared_names, shared_names, optional=True))
         return rules
     if base is SynapseModel:
-        return [_KernelRule("update", frozenset({"i_in", "dt"}), (*names, "current"))]
+        return [_KernelRule("update", frozenset({"i_in", "dt"}), (*names, "current"), names)]
     if base is Encoder:
         return [_KernelRule("encode", frozenset({"x", "dt", "rng"}), ("output",))]
     return [
-        _KernelRule("combine", frozenset({"acc", "x"}), ("acc",), state_args=False),
-        _KernelRule("finish", frozenset({"acc", "count"}), ("value",), state_args=False),
+        _KernelRule("combine", frozenset({"acc", "x"}), ("acc",)),
+        _KernelRule("finish", frozenset({"acc", "count"}), ("value",)),
     ]
 
 
@@ -224,10 +226,7 @@ def _inspect(cls: Any, label: str) -> PluginSpec:
         clash = (set(params) | set(state) | set(derived)) & rule.special
         if clash:
             raise PluginError(f"{sorted(clash)} are reserved argument names of {rule.name}(); rename them")
-        readable = set(state) if rule.state_args else set()
-        if rule.name == "update_shared":
-            readable = set(rule.outputs)
-        allowed = set(params) | set(derived) | readable | rule.special
+        allowed = set(params) | set(derived) | set(rule.readable) | rule.special
         required = set(rule.outputs) & set(state)
         args = _check_signature(func, rule.name, allowed, required)
         _check_returns(func, rule)
