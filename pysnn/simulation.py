@@ -61,7 +61,7 @@ class Simulation:
         inputs = self._check_input_mapping(inputs)
         steps = self._check_steps(steps, inputs)
         batch = self._batch_size(inputs, sample_ids)
-        prepared = {name: self._prepare_input(self.plan.population(name), value, steps, batch) for name, value in inputs.items()}
+        prepared = {name: self._prepare_input(self.plan.population(name), value) for name, value in inputs.items()}
         ids = _sample_ids(sample_ids, batch)
         if not isinstance(learning, (bool, np.bool_)):
             raise ConfigError(f"learning must be True or False, got {learning!r}")
@@ -227,7 +227,7 @@ class Simulation:
             )
         return batch
 
-    def _prepare_input(self, pop: PopulationPlan, value: Any, steps: int, batch: int) -> np.ndarray:
+    def _prepare_input(self, pop: PopulationPlan, value: Any) -> np.ndarray:
         what = f"inputs[{pop.name!r}]"
         cls = pop.plugin.spec.cls
         try:
