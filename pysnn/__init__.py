@@ -9,8 +9,9 @@ __version__ = "0.1.0"
 
 from pysnn.connectivity import Dense, OneToOne, Sparse
 from pysnn.errors import ConfigError, PluginError, PySNNError
+from pysnn.learning import Learning, Trace
 from pysnn.network import Network
-from pysnn.plugin import Encoder, NeuronModel, Reduction, SynapseModel, per_sample, shared
+from pysnn.plugin import Encoder, LearningRule, NeuronModel, Reduction, SynapseModel, per_sample, shared
 from pysnn.results import RunResult
 from pysnn.simulation import Simulation
 
@@ -18,6 +19,8 @@ __all__ = [
     "ConfigError",
     "Dense",
     "Encoder",
+    "Learning",
+    "LearningRule",
     "Network",
     "NeuronModel",
     "OneToOne",
@@ -28,6 +31,7 @@ __all__ = [
     "Simulation",
     "Sparse",
     "SynapseModel",
+    "Trace",
     "__version__",
     "per_sample",
     "shared",

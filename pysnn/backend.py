@@ -9,7 +9,10 @@ arrays, keyed as follows:
   and the dtype for analog inputs;
 - ``("synapse", projection, variable)``: synapse state (batch, n_target);
 - ``("weights", projection)``: weights (dense (n_source, n_target), sparse (nnz,),
-  one-to-one (n,)).
+  one-to-one (n,));
+- ``("trace", population)``: spike trace (batch, n), for populations whose trace is read;
+- ``("rule", projection, variable)``: learning-rule state per sample and synapse
+  (batch, n_synapses), synapses in row-major (dense) or CSR (sparse) order.
 
 ``run`` advances the state in place by ``steps`` steps (on a copy that ``Simulation`` commits only
 if ``run`` returns) and fills the monitor buffers of ``RunArgs.records``.
@@ -47,6 +50,10 @@ class RunArgs:
     """Input population -> (batch, n) or (steps, batch, n) array (dtype, or bool for spikes)."""
     records: Mapping[Monitor, np.ndarray]
     """Monitor -> zeroed buffer to fill (see ``Network.monitor`` for shapes)."""
+    reward: np.ndarray | None = None
+    """Per-sample reward for learning rules: (batch,) or (steps, batch), dtype; None if unused."""
+    deferred: bool = False
+    """True: shared state stays fixed during the run and takes the summed changes at its end."""
 
 
 class Backend(ABC):

@@ -107,10 +107,19 @@ class Sparse(Connectivity):
         return self.indptr.size - 1, self.n_target
 
     def arrays(self, n_source: int, n_target: int, dtype: np.dtype) -> dict[str, np.ndarray]:
+        """CSR arrays and weights, plus, for learning at target spikes, the column view:
+        ``col_syn[col_ptr[j]:col_ptr[j + 1]]`` are the synapses into target ``j`` in ascending
+        source order, and ``syn_row[s]`` is the source of synapse ``s``."""
+        syn_row = np.repeat(np.arange(n_source, dtype=np.int64), np.diff(self.indptr))
+        col_syn = np.lexsort((syn_row, self.indices)).astype(np.int64)
+        col_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.indices, minlength=n_target))]).astype(np.int64)
         return {
             "indptr": self.indptr.astype(np.int64),
             "indices": self.indices.astype(np.int64),
             "weights": self.weights.astype(dtype),
+            "syn_row": syn_row,
+            "col_ptr": col_ptr,
+            "col_syn": col_syn,
         }
 
 

@@ -7,6 +7,7 @@ when added, so a mistake is reported where it is made.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -16,9 +17,12 @@ import numpy as np
 from pysnn import registry
 from pysnn.connectivity import Connectivity
 from pysnn.errors import ConfigError
+from pysnn.learning import Learning, Trace
 from pysnn.plugin import PluginSpec
 
 SPIKE_MONITORS = ("spike_counts", "spikes")
+TRACE = "trace"
+"""Name of a population's spike trace, as a monitor and in ``Simulation.state``."""
 
 
 @dataclass(frozen=True)
@@ -34,10 +38,15 @@ class Population:
     init: Mapping[str, np.ndarray]
     """Initial-value overrides of state variables: float64 arrays of shape () or (n,)."""
     is_input: bool
+    trace: Trace | None = None
 
     @property
     def kind(self) -> str:
         return "encoder" if self.is_input else "neuron"
+
+    @property
+    def spiking(self) -> bool:
+        return not self.is_input or self.spec().cls.output == "spike"
 
     def spec(self) -> PluginSpec:
         return registry.spec_for(self.kind, self.model)
@@ -53,6 +62,8 @@ class Projection:
     connectivity: Connectivity
     synapse: Any
     params: Mapping[str, np.ndarray]
+    learning: Learning | None = None
+    """How the weights learn (parameters validated), or None for fixed weights."""
 
     def spec(self) -> PluginSpec:
         return registry.spec_for("synapse", self.synapse)
@@ -100,21 +111,30 @@ class Network:
         model: Any = "lif",
         params: Mapping[str, Any] | None = None,
         init: Mapping[str, Any] | None = None,
+        trace: Trace | None = None,
     ) -> Population:
         """Add ``n`` neurons of a neuron model (registered name or ``NeuronModel`` class).
 
         ``params`` overrides parameter defaults and ``init`` initial state values, each with a
-        scalar or an array of shape (n,).
+        scalar or an array of shape (n,). ``trace`` gives the population a spike trace.
         """
-        return self._add(name, n, model, params, init, is_input=False)
+        return self._add(name, n, model, params, init, False, trace)
 
-    def add_input(self, name: str, n: int, encoder: Any = "poisson", params: Mapping[str, Any] | None = None) -> Population:
+    def add_input(
+        self,
+        name: str,
+        n: int,
+        encoder: Any = "poisson",
+        params: Mapping[str, Any] | None = None,
+        trace: Trace | None = None,
+    ) -> Population:
         """Add an input population whose output each step comes from an encoder and run inputs.
 
         At run time it takes an array of shape (batch, n) (the same values every step) or
-        (steps, batch, n) (one slice per step), e.g. rates in Hz for ``poisson``.
+        (steps, batch, n) (one slice per step), e.g. rates in Hz for ``poisson``. ``trace``
+        gives it a spike trace (spiking encoders only).
         """
-        return self._add(name, n, encoder, params, None, is_input=True)
+        return self._add(name, n, encoder, params, None, True, trace)
 
     def connect(
         self,
@@ -124,12 +144,14 @@ class Network:
         synapse: Any = "delta",
         params: Mapping[str, Any] | None = None,
         name: str | None = None,
+        learning: Learning | None = None,
     ) -> Projection:
         """Connect ``source`` to ``target`` (a neuron population); returns the projection.
 
         ``connectivity`` is ``Dense(w)``, ``Sparse(...)`` or ``OneToOne(w)``; ``synapse`` the
         synapse model (default ``delta``), ``params`` its parameter overrides. The projection is
-        named ``name`` or ``"source->target"``.
+        named ``name`` or ``"source->target"``. ``learning`` (``pysnn.Learning``) makes its
+        weights plastic.
         """
         for role, pop in (("source", source), ("target", target)):
             if pop not in self.populations:
@@ -154,7 +176,11 @@ class Network:
                     f"but population {pop!r} has {got} neurons"
                 )
         spec = registry.spec_for("synapse", synapse)
-        projection = Projection(name, source, target, connectivity, synapse, _values(spec, params, sizes[1], "params", name))
+        if learning is not None:
+            learning = _check_learning(learning, name, connectivity, self.populations[source], self.populations[target])
+        projection = Projection(
+            name, source, target, connectivity, synapse, values(spec, params, sizes[1], "params", name), learning
+        )
         self.projections[name] = projection
         return projection
 
@@ -176,10 +202,14 @@ class Network:
             if item in SPIKE_MONITORS:
                 if pop.is_input and spec.cls.output != "spike":
                     raise ConfigError(f"monitor {item!r}: input population {population!r} emits analog values, not spikes")
+            elif item == TRACE:
+                if pop.trace is None:
+                    raise ConfigError(f"monitor 'trace': population {population!r} has no trace; add it with trace=Trace(...)")
             elif pop.is_input or item not in spec.state:
+                choices = [*SPIKE_MONITORS, *([TRACE] if pop.trace else []), *([] if pop.is_input else spec.state)]
                 raise ConfigError(
                     f"monitor what={item!r}: population {population!r} has no such state variable; "
-                    f"choose from {', '.join([*SPIKE_MONITORS, *([] if pop.is_input else spec.state)])}"
+                    f"choose from {', '.join(choices)}"
                 )
             if any(m.population == population and m.what == item for m in self.monitors):
                 raise ConfigError(f"{item!r} of {population!r} is monitored already")
@@ -197,7 +227,7 @@ class Network:
 
         return Simulation(self, backend=backend, dtype=dtype, batch_size=batch_size, seed=seed)
 
-    def _add(self, name, n, model, params, init, is_input) -> Population:
+    def _add(self, name, n, model, params, init, is_input, trace) -> Population:
         if not isinstance(name, str) or not name.isidentifier():
             raise ConfigError(f"population name must be a Python identifier, got {name!r}")
         if name in self.populations:
@@ -206,13 +236,18 @@ class Network:
             raise ConfigError(f"population {name!r}: n must be a positive integer, got {n!r}")
         n = int(n)
         spec = registry.spec_for("encoder" if is_input else "neuron", model)
+        if trace is not None and not isinstance(trace, Trace):
+            raise ConfigError(f"population {name!r}: trace must be a pysnn.Trace, got {trace!r}")
+        if trace is not None and is_input and spec.cls.output != "spike":
+            raise ConfigError(f"population {name!r}: an analog input has no spikes to trace")
         pop = Population(
             name,
             n,
             model,
-            _values(spec, params, n, "params", name),
-            _values(spec, init, n, "init", name),
+            values(spec, params, n, "params", name),
+            values(spec, init, n, "init", name),
             is_input,
+            trace,
         )
         self.populations[name] = pop
         return pop
@@ -221,8 +256,10 @@ class Network:
         return "populations: " + (", ".join(self.populations) or "none")
 
 
-def _values(spec: PluginSpec, given: Mapping[str, Any] | None, n: int, what: str, owner: str) -> dict[str, np.ndarray]:
-    """Validate parameter or initial-value overrides: known names, scalar or (n,), finite."""
+def values(spec: PluginSpec, given: Mapping[str, Any] | None, n: int | None, what: str, owner: str) -> dict[str, np.ndarray]:
+    """Validate parameter or initial-value overrides: known names, scalar or (n,), finite.
+
+    ``n=None`` allows scalars only."""
     if given is None:
         return {}
     if not isinstance(given, Mapping):
@@ -240,8 +277,37 @@ def _values(spec: PluginSpec, given: Mapping[str, Any] | None, n: int, what: str
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{owner!r}: {what}[{key!r}] must be a number or an array, got {value!r}") from exc
         if array.shape not in ((), (n,)):
-            raise ConfigError(f"{owner!r}: {what}[{key!r}] must be a scalar or have shape ({n},), got shape {array.shape}")
+            shapes = "a scalar" if n is None else f"a scalar or have shape ({n},)"
+            raise ConfigError(f"{owner!r}: {what}[{key!r}] must be {shapes}, got shape {array.shape}")
         if not np.isfinite(array).all():
             raise ConfigError(f"{owner!r}: {what}[{key!r}] must be finite, got {value!r}")
         out[key] = array
     return out
+
+
+def _check_learning(learning: Any, name: str, connectivity: Connectivity, source: Population, target: Population) -> Learning:
+    """``learning`` with its rule parameters validated; errors name the projection."""
+    if not isinstance(learning, Learning):
+        raise ConfigError(f"projection {name!r}: learning must be a pysnn.Learning, got {learning!r}")
+    rule = registry.spec_for("learning_rule", learning.rule)
+    registry.spec_for("reduction", learning.reduction)
+    if connectivity.kind not in ("dense", "sparse"):
+        raise ConfigError(
+            f"projection {name!r}: learning needs Dense or Sparse connectivity, got {type(connectivity).__name__}"
+        )
+    if not source.spiking:
+        raise ConfigError(f"projection {name!r}: learning rules need a spiking source; {source.name!r} is analog")
+    args = {a for kernel in rule.kernels.values() for a in kernel.args}
+    for arg, pop in (("x_pre", source), ("x_post", target)):
+        if arg in args and pop.trace is None:
+            raise ConfigError(
+                f"projection {name!r}: {rule.label} reads {arg}, the spike trace of {pop.name!r}; "
+                f"give {pop.name!r} one with trace=pysnn.Trace(tau=...)"
+            )
+    weights = connectivity.weights
+    if weights.size and (weights.min() < learning.wmin or weights.max() > learning.wmax):
+        raise ConfigError(
+            f"projection {name!r}: initial weights span [{weights.min()}, {weights.max()}], outside "
+            f"[wmin, wmax] = [{learning.wmin}, {learning.wmax}]"
+        )
+    return dataclasses.replace(learning, params=values(rule, learning.params, None, "params", name))

@@ -13,10 +13,12 @@ from typing import Mapping
 
 import numpy as np
 
+from pysnn import kernel_math as km
 from pysnn import registry, rng
 from pysnn.errors import ConfigError, PluginError
 from pysnn.kernel_check import check_kernel
 from pysnn.kernel_source import bind_kernel
+from pysnn.learning import Learning, Trace
 from pysnn.network import Monitor, Network
 from pysnn.plugin import PluginSpec
 
@@ -57,6 +59,11 @@ class PopulationPlan:
     """Random stream key of this population."""
     incoming: tuple[int, ...]
     """Indices of the projections into this population, in order."""
+    trace: Trace | None = None
+    trace_decay: np.ndarray | None = None
+    """exp(-dt / tau) of the trace, in the dtype."""
+    trace_used: bool = False
+    """True if a learning rule or a monitor reads the trace: only then is it computed."""
 
     @property
     def spiking(self) -> bool:
@@ -80,6 +87,21 @@ class ProjectionPlan:
     synapse: BoundPlugin
     init: Mapping[str, np.ndarray]
     """Synapse state variable -> initial values, shape (n_target,)."""
+    learning: LearningPlan | None = None
+
+
+@dataclass(frozen=True)
+class LearningPlan:
+    """A projection's learning rule and reduction, bound; constraints in the dtype (0-d)."""
+
+    rule: BoundPlugin
+    reduction: BoundPlugin
+    wmin: np.ndarray
+    wmax: np.ndarray
+    weight_decay: np.ndarray
+
+    def uses(self, arg: str) -> bool:
+        return self.rule.uses(arg)
 
 
 @dataclass(frozen=True)
@@ -96,8 +118,12 @@ class Plan:
 
     @property
     def learns(self) -> bool:
-        """True if some shared state changes while learning is on."""
-        return any(p.reductions for p in self.populations)
+        """True if some shared state (weights included) changes while learning is on."""
+        return any(p.reductions for p in self.populations) or any(p.learning for p in self.projections)
+
+    @property
+    def uses_reward(self) -> bool:
+        return any(p.learning.uses("reward") for p in self.projections if p.learning)
 
 
 def build_plan(network: Network, dtype: str, seed: int) -> Plan:
@@ -123,9 +149,11 @@ def build_plan(network: Network, dtype: str, seed: int) -> Plan:
             ),
             synapse=(syn := _bind(proj.spec(), proj.params, network.populations[proj.target].n, network.dt, dtype)),
             init=_initial_state(syn, {}, network.populations[proj.target].n, dtype),
+            learning=_learning(proj.learning, network.dt, dtype),
         )
         for k, proj in enumerate(network.projections.values())
     )
+    traced = _traces_read(network, projections, names)
     populations = []
     for index, pop in enumerate(network.populations.values()):
         bound = _bind(pop.spec(), pop.params, pop.n, network.dt, dtype)
@@ -145,6 +173,9 @@ def build_plan(network: Network, dtype: str, seed: int) -> Plan:
                 reductions=reductions,
                 stream=rng.stream_key(int(seed), pop.name),
                 incoming=tuple(p.index for p in projections if p.target == index),
+                trace=pop.trace,
+                trace_decay=None if pop.trace is None else km.exp(-np.asarray(network.dt, dtype) / dtype.type(pop.trace.tau)),
+                trace_used=pop.name in traced,
             )
         )
     return Plan(network.dt, dtype, int(seed), tuple(populations), projections, tuple(network.monitors))
@@ -171,6 +202,31 @@ def _bind(spec: PluginSpec, overrides: Mapping[str, np.ndarray], n: int, dt: flo
     for name, kernel in spec.kernels.items():
         check_kernel(kernel, kernels[name], dtype, spec.label)
     return BoundPlugin(spec, kernels, values)
+
+
+def _learning(learning: Learning | None, dt: float, dtype: np.dtype) -> LearningPlan | None:
+    if learning is None:
+        return None
+    rule = registry.spec_for("learning_rule", learning.rule)
+    return LearningPlan(
+        rule=_bind(rule, learning.params, 1, dt, dtype),
+        reduction=_bind(registry.spec_for("reduction", learning.reduction), {}, 1, dt, dtype),
+        wmin=np.asarray(learning.wmin, dtype),
+        wmax=np.asarray(learning.wmax, dtype),
+        weight_decay=np.asarray(learning.weight_decay, dtype),
+    )
+
+
+def _traces_read(network: Network, projections: tuple[ProjectionPlan, ...], names: list[str]) -> set[str]:
+    """Populations whose trace a learning rule or a monitor reads."""
+    read = {m.population for m in network.monitors if m.what == "trace"}
+    for proj in projections:
+        if proj.learning is not None:
+            if proj.learning.uses("x_pre"):
+                read.add(names[proj.source])
+            if proj.learning.uses("x_post"):
+                read.add(names[proj.target])
+    return read
 
 
 def _float_dtype(value) -> np.dtype:

@@ -27,9 +27,17 @@ Kinds (subclass one):
     ``encode(x, rng, ...) -> output``: turns a sample's input value ``x`` into the output of an
     input neuron for one step: a spike (``output = "spike"``) or a value (``output = "analog"``).
 ``Reduction``
-    ``combine(acc, x) -> acc`` folded over the batch in sample order from ``identity``, then
-    ``finish(acc, count) -> value`` (default: ``acc``): how the per-sample changes of a shared
-    variable are combined.
+    how the per-sample changes of a shared variable (weights included) are combined: a fold,
+    ``combine(acc, x) -> acc`` over the batch in sample order from ``identity``, then
+    ``finish(acc, count) -> value`` (default: ``acc``); or an order statistic (``quantile``
+    set), ``select(lo, hi) -> value`` of the two sorted values around that quantile.
+``LearningRule``
+    how a projection's weights change, in event form. Per sample, ``on_pre(...) -> term`` for
+    each synapse whose source spiked and ``on_post(...) -> term`` for each synapse whose target
+    spiked (cost: spikes x fan-out); a rule with per-synapse state (``state``: per sample and
+    synapse) may instead declare ``on_step(<state>, ...) -> (<state>, term)``, run for every
+    synapse and sample each step. The terms are reduced over the batch (0 for samples without
+    the event) and ``apply(w, pre, post, step, ...) -> w`` gives the new weight.
 """
 
 from __future__ import annotations
@@ -109,10 +117,23 @@ class Reduction(Plugin):
 
     kind = "reduction"
     identity: ClassVar[float] = 0.0
+    """Start of the fold."""
+    zero: ClassVar[str] = "ordered"
+    """How samples without an event (change 0) enter an event-driven fold: "identity" (0 is the
+    identity of ``combine``: they are skipped), "idempotent" (``combine`` is commutative and
+    idempotent: 0 is folded once) or "ordered" (0 is folded at each such sample's position)."""
+    quantile: ClassVar[float | None] = None
+    """Set for order statistics (e.g. 0.5, median): then ``select`` replaces the fold."""
 
     @staticmethod
     def finish(acc, count):
         return acc
+
+
+class LearningRule(Plugin):
+    """How a projection's weights change: see the module docstring."""
+
+    kind = "learning rule"
 
 
 @dataclass(frozen=True)
@@ -169,7 +190,10 @@ class _KernelRule:
     optional: bool = False
 
 
-def _kernel_rules(base: type, state: Mapping[str, StateVar]) -> list[_KernelRule]:
+_EVENT_ARGS = frozenset({"w", "x_pre", "x_post", "reward", "dt"})
+
+
+def _kernel_rules(base: type, state: Mapping[str, StateVar], cls: type) -> list[_KernelRule]:
     names = tuple(state)
     shared_names = tuple(n for n, s in state.items() if s.shared)
     if base is NeuronModel:
@@ -181,13 +205,24 @@ def _kernel_rules(base: type, state: Mapping[str, StateVar]) -> list[_KernelRule
         return [_KernelRule("update", frozenset({"i_in", "dt"}), (*names, "current"), names)]
     if base is Encoder:
         return [_KernelRule("encode", frozenset({"x", "dt", "rng"}), ("output",))]
+    if base is LearningRule:
+        events = [k for k in ("on_pre", "on_post", "on_step") if inspect.getattr_static(cls, k, None) is not None]
+        terms = {"on_pre": "pre", "on_post": "post", "on_step": "step"}
+        return [
+            _KernelRule("on_pre", _EVENT_ARGS, ("term",), optional=True),
+            _KernelRule("on_post", _EVENT_ARGS, ("term",), optional=True),
+            _KernelRule("on_step", _EVENT_ARGS | {"s_pre", "s_post"}, (*names, "term"), names, optional=True),
+            _KernelRule("apply", frozenset({"w", "dt", *(terms[k] for k in events)}), ("w",)),
+        ]
+    if cls.quantile is not None:
+        return [_KernelRule("select", frozenset({"lo", "hi"}), ("value",))]
     return [
         _KernelRule("combine", frozenset({"acc", "x"}), ("acc",)),
         _KernelRule("finish", frozenset({"acc", "count"}), ("value",)),
     ]
 
 
-_KINDS = (NeuronModel, SynapseModel, Encoder, Reduction)
+_KINDS = (NeuronModel, SynapseModel, Encoder, Reduction, LearningRule)
 
 
 def inspect_plugin(cls: Any, label: str) -> PluginSpec:
@@ -201,7 +236,9 @@ def inspect_plugin(cls: Any, label: str) -> PluginSpec:
 def _inspect(cls: Any, label: str) -> PluginSpec:
     base = next((k for k in _KINDS if isinstance(cls, type) and issubclass(cls, k)), None)
     if base is None:
-        raise PluginError(f"{cls!r} is not a subclass of pysnn.NeuronModel, SynapseModel, Encoder or Reduction")
+        raise PluginError(
+            f"{cls!r} is not a subclass of pysnn.NeuronModel, SynapseModel, Encoder, Reduction or LearningRule"
+        )
     params = _check_params(cls.params)
     derived_args, derived = _check_derived(cls, params)
     state = _check_state(cls.state, set(params) | set(derived))
@@ -209,13 +246,15 @@ def _inspect(cls: Any, label: str) -> PluginSpec:
         raise PluginError(f"a {base.kind} cannot have shared state")
     if base in (Encoder, Reduction) and state:
         raise PluginError(f"a {base.kind} cannot have state variables")
+    if base is LearningRule:
+        _check_learning_rule(cls, state)
+    if base is Reduction:
+        _check_reduction(cls)
     if base is Encoder:
         _check_encoder(cls)
     if base is NeuronModel and not state:
         raise PluginError("a neuron model needs at least one state variable")
-    if base is Reduction and not isinstance(cls.identity, (int, float)):
-        raise PluginError(f"identity must be a number, got {cls.identity!r}")
-    rules = _kernel_rules(base, state)
+    rules = _kernel_rules(base, state, cls)
     if base is NeuronModel and len(rules) == 1 and inspect.getattr_static(cls, "update_shared", None):
         raise PluginError("update_shared() needs at least one shared state variable")
     kernels = {}
@@ -240,6 +279,8 @@ def _arg_type(cls: type, arg: str) -> str:
     if arg == "rng":
         return "uint64"
     if arg == "x" and issubclass(cls, Encoder) and cls.input_dtype == "bool":
+        return "bool"
+    if arg in ("s_pre", "s_post") and issubclass(cls, LearningRule):
         return "bool"
     return "real"
 
@@ -308,6 +349,25 @@ def _check_derived(cls: type, params: Mapping[str, float]) -> tuple[tuple[str, .
         if name in params:
             raise PluginError(f"derived value {name!r} has the name of a parameter")
     return args, tuple(result)
+
+
+def _check_learning_rule(cls: type, state: Mapping[str, StateVar]) -> None:
+    events = [k for k in ("on_pre", "on_post", "on_step") if inspect.getattr_static(cls, k, None) is not None]
+    if not events:
+        raise PluginError("a learning rule needs on_pre(), on_post() or on_step()")
+    if state and "on_step" not in events:
+        raise PluginError("per-synapse state variables need on_step() to update them")
+
+
+def _check_reduction(cls: type) -> None:
+    if cls.quantile is not None:
+        if isinstance(cls.quantile, bool) or not isinstance(cls.quantile, (int, float)) or not 0 <= cls.quantile <= 1:
+            raise PluginError(f"quantile must be a number in [0, 1], got {cls.quantile!r}")
+        return
+    if isinstance(cls.identity, bool) or not isinstance(cls.identity, (int, float)):
+        raise PluginError(f"identity must be a number, got {cls.identity!r}")
+    if cls.zero not in ("identity", "idempotent", "ordered"):
+        raise PluginError(f'zero must be "identity", "idempotent" or "ordered", got {cls.zero!r}')
 
 
 def _check_encoder(cls: type) -> None:

@@ -26,6 +26,7 @@ GROUPS = {
     "synapse": "pysnn.synapses",
     "encoder": "pysnn.encoders",
     "reduction": "pysnn.reductions",
+    "learning_rule": "pysnn.learning_rules",
     "backend": "pysnn.backends",
 }
 """Plugin kind -> entry-point group."""

@@ -9,7 +9,7 @@ import numpy as np
 from pysnn import registry
 from pysnn.backend import Backend, RunArgs, StateKey, backend_name
 from pysnn.errors import ConfigError, PluginError
-from pysnn.network import Monitor, Network
+from pysnn.network import TRACE, Monitor, Network
 from pysnn.plan import PopulationPlan, build_plan
 from pysnn.results import RunResult
 
@@ -48,6 +48,8 @@ class Simulation:
         *,
         sample_ids: Any = None,
         learning: bool = True,
+        reward: Any = None,
+        deferred: bool = False,
     ) -> RunResult:
         """Simulate ``steps`` time steps of every sample of the batch; return the recordings.
 
@@ -55,7 +57,11 @@ class Simulation:
         every step) or (steps, batch, n); ``steps`` may be omitted when an input gives it.
         ``sample_ids`` (default ``0 .. batch-1``) are the samples' ids in the data set: they key
         the samples' random numbers, so a sample gives the same result in any batch.
-        ``learning`` lets shared learned state change (e.g. adaptive thresholds).
+        ``learning`` lets shared learned state change (weights, adaptive thresholds).
+        ``reward`` is the per-sample reward of reward-modulated rules, (batch,) or (steps, batch).
+        ``deferred=False`` applies the batch-reduced changes of shared state after every step
+        (the paper's semantics); ``deferred=True`` keeps shared state fixed during the run and
+        applies, when it ends, the sum over steps of the reduced changes (see the README).
         Invalid arguments raise ``ConfigError`` and leave the simulation unchanged.
         """
         inputs = self._check_input_mapping(inputs)
@@ -63,13 +69,17 @@ class Simulation:
         batch = self._batch_size(inputs, sample_ids)
         prepared = {name: self._prepare_input(self.plan.population(name), value) for name, value in inputs.items()}
         ids = _sample_ids(sample_ids, batch)
-        if not isinstance(learning, (bool, np.bool_)):
-            raise ConfigError(f"learning must be True or False, got {learning!r}")
+        for name, flag in (("learning", learning), ("deferred", deferred)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise ConfigError(f"{name} must be True or False, got {flag!r}")
+        rewards = self._check_reward(reward, steps, batch, bool(learning))
         state = dict(self._state)
         if self.batch_size is None:
             state.update(self._per_sample_state(batch))
         work = {key: array.copy() for key, array in state.items()}
-        args = RunArgs(steps, self.step, ids, bool(learning), prepared, self._records(steps, batch))
+        args = RunArgs(
+            steps, self.step, ids, bool(learning), prepared, self._records(steps, batch), rewards, bool(deferred)
+        )
         self._engine.run(work, args)
         self._state = work
         self.batch_size = batch
@@ -114,6 +124,25 @@ class Simulation:
         key = self._weights_key(projection)
         self._state[key] = self._checked_array(weights, self._state[key], f"weights of {projection!r}")
 
+    def normalize_weights(self, projection: str, total: float) -> None:
+        """Scale each target neuron's incoming weights to sum to ``total`` (e.g. Diehl & Cook's
+        78.4, after each presentation). Targets whose weights sum to 0 are left unchanged."""
+        key = self._weights_key(projection)
+        if isinstance(total, bool) or not isinstance(total, (int, float)) or not np.isfinite(total):
+            raise ConfigError(f"normalize_weights total must be a finite number, got {total!r}")
+        proj = next(p for p in self.plan.projections if p.name == projection)
+        w = self._state[key]
+        if proj.kind == "dense":
+            sums = w.sum(axis=0)
+        elif proj.kind == "sparse":
+            sums = np.bincount(proj.arrays["indices"], weights=w, minlength=self.plan.populations[proj.target].n)
+        else:
+            sums = w
+        sums = sums.astype(self.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(sums != 0, self.dtype.type(total) / sums, self.dtype.type(1)).astype(self.dtype)
+        self._state[key] = (w * (scale[proj.arrays["indices"]] if proj.kind == "sparse" else scale)).astype(self.dtype)
+
     def __repr__(self) -> str:
         return (
             f"Simulation(backend={self.backend!r}, dtype={self.dtype.name}, batch_size={self.batch_size}, "
@@ -136,9 +165,16 @@ class Simulation:
                 state["neuron", pop.name, var] = np.repeat(pop.init[var][None, :], batch, axis=0)
             out_dtype = bool if pop.spiking else self.dtype
             state["output", pop.name] = np.zeros((batch, pop.n), out_dtype)
+            if pop.trace_used:
+                state["trace", pop.name] = np.zeros((batch, pop.n), self.dtype)
         for proj in self.plan.projections:
             for var, init in proj.init.items():
                 state["synapse", proj.name, var] = np.repeat(init[None, :], batch, axis=0)
+            if proj.learning is not None:
+                n_synapses = proj.arrays["weights"].size
+                for var, decl in proj.learning.rule.spec.state.items():
+                    value = proj.learning.rule.values[decl.init] if isinstance(decl.init, str) else decl.init
+                    state["rule", proj.name, var] = np.full((batch, n_synapses), value, self.dtype)
         return state
 
     def _is_shared(self, key: StateKey) -> bool:
@@ -146,14 +182,20 @@ class Simulation:
 
     def _state_key(self, owner: str, variable: str) -> StateKey:
         if owner in (p.name for p in self.plan.populations):
-            key = ("output", owner) if variable == "output" else ("neuron", owner, variable)
+            key = (variable, owner) if variable in ("output", TRACE) else ("neuron", owner, variable)
         elif owner in (p.name for p in self.plan.projections):
-            key = ("synapse", owner, variable)
+            proj = next(p for p in self.plan.projections if p.name == owner)
+            learned = proj.learning is not None and variable in proj.learning.rule.spec.state
+            key = ("rule" if learned else "synapse", owner, variable)
         else:
             raise ConfigError(f"{owner!r} is neither a population nor a projection of this network")
         if key not in self._state:
             pop = next((p for p in self.plan.populations if p.name == owner), None)
-            if pop is not None and variable in (*pop.plugin.spec.per_sample_state, "output"):
+            if pop is not None and variable == TRACE and not pop.trace_used:
+                raise ConfigError(f"the trace of {owner!r} is not computed: no learning rule or monitor reads it")
+            if self.batch_size is None and (
+                key[0] in ("rule", "synapse", TRACE, "output") or variable in pop.plugin.spec.per_sample_state
+            ):
                 raise ConfigError(
                     f"{owner}.{variable} has a batch axis and no batch size is set yet; "
                     "run first or call reset(batch_size=...)"
@@ -267,10 +309,25 @@ class Simulation:
             elif monitor.what == "spikes":
                 records[monitor] = np.zeros((steps, batch, pop.n), bool)
             else:
-                shared = pop.plugin.spec.state[monitor.what].shared
+                shared = monitor.what != TRACE and pop.plugin.spec.state[monitor.what].shared
                 shape = (pop.n,) if shared else (batch, pop.n)
                 records[monitor] = np.zeros((steps // monitor.every, *shape), self.dtype)
         return records
+
+    def _check_reward(self, reward: Any, steps: int, batch: int, learning: bool) -> np.ndarray | None:
+        if reward is None:
+            if learning and self.plan.uses_reward:
+                rules = [p.learning.rule.spec.label for p in self.plan.projections if p.learning and p.learning.uses("reward")]
+                raise ConfigError(f"reward is required while learning: {', '.join(rules)} read(s) it")
+            return None
+        if not self.plan.uses_reward:
+            raise ConfigError("reward was given, but no learning rule of this network reads it")
+        array = np.asarray(reward, dtype=np.float64)
+        if array.shape not in ((batch,), (steps, batch)):
+            raise ConfigError(f"reward must have shape (batch,) = ({batch},) or (steps, batch) = ({steps}, {batch}), got {array.shape}")
+        if not np.isfinite(array).all():
+            raise ConfigError("reward must be finite")
+        return np.ascontiguousarray(array, dtype=self.dtype)
 
 
 def _sample_ids(sample_ids: Any, batch: int) -> np.ndarray:

@@ -207,5 +207,5 @@ def test_shared_state_needs_a_known_reduction():
 
     net = Network()
     net.add_population("y", 2, model=Unreduced)
-    with pytest.raises(PluginError, match="no reduction plugin named 'geometric'.*max, mean, min, sum"):
+    with pytest.raises(PluginError, match="no reduction plugin named 'geometric'.*max, mean, median, min, sum"):
         net.compile(backend="numpy")

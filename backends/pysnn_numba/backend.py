@@ -24,11 +24,11 @@ class NumbaCPUBackend(Backend):
 
     def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
-        self._compiled: dict[frozenset[str], tuple[ModuleType, list[Arg]]] = {}
+        self._compiled: dict[tuple[frozenset[str], int], tuple[ModuleType, list[Arg]]] = {}
 
     def run(self, state: dict[StateKey, np.ndarray], args: RunArgs) -> None:
         timed = frozenset(name for name, data in args.inputs.items() if data.ndim == 3)
-        module, arg_specs = self.compiled(timed)
+        module, arg_specs = self.compiled(timed, 0 if args.reward is None else args.reward.ndim)
         function = module.run_coupled if args.learning and self.plan.learns else module.run_independent
         values = [self._value(spec.ref, state, args) for spec in arg_specs]
         try:
@@ -39,12 +39,14 @@ class NumbaCPUBackend(Backend):
                 f"a kernel raised {type(cause).__name__}: {cause} in compiled code; the run was discarded"
             ) from exc
 
-    def compiled(self, timed_inputs: frozenset[str]) -> tuple[ModuleType, list[Arg]]:
-        """The generated module for inputs given per step in ``timed_inputs`` (memoised)."""
-        if timed_inputs not in self._compiled:
-            generated = generate(self.plan, timed_inputs)
-            self._compiled[timed_inputs] = (import_generated(generated.source, "pysnn_run", "numba"), generated.args)
-        return self._compiled[timed_inputs]
+    def compiled(self, timed_inputs: frozenset[str], reward_ndim: int = 0) -> tuple[ModuleType, list[Arg]]:
+        """The generated module for inputs given per step in ``timed_inputs`` and a reward of
+        ``reward_ndim`` dimensions (memoised)."""
+        key = (timed_inputs, reward_ndim)
+        if key not in self._compiled:
+            generated = generate(self.plan, timed_inputs, reward_ndim)
+            self._compiled[key] = (import_generated(generated.source, "pysnn_run", "numba"), generated.args)
+        return self._compiled[key]
 
     def _value(self, ref: tuple, state: dict[StateKey, np.ndarray], args: RunArgs):
         plan, kind = self.plan, ref[0]
@@ -56,21 +58,32 @@ class NumbaCPUBackend(Backend):
             return args.sample_ids
         if kind == "dt":
             return plan.dtype.type(plan.dt)
+        if kind == "deferred":
+            return args.deferred
+        if kind == "reward":
+            return args.reward
         if kind == "state":
             return state[ref[1]]
         if kind == "value":
             (owner, index), name = ref[1], ref[2]
-            bound = plan.populations[index].plugin if owner == "population" else plan.projections[index].synapse
+            if owner == "population":
+                bound = plan.populations[index].plugin
+            elif owner == "projection":
+                bound = plan.projections[index].synapse
+            else:
+                bound = plan.projections[index].learning.rule
             value = bound.values[name]
             return value[()] if value.ndim == 0 else value
+        if kind == "learning":
+            return getattr(plan.projections[ref[1]].learning, ref[2])[()]
+        if kind == "trace_decay":
+            return plan.populations[ref[1]].trace_decay[()]
         if kind == "static":
             return plan.projections[ref[1]].arrays[ref[2]]
         if kind == "input":
             return args.inputs[ref[1]]
         if kind == "stream":
             return plan.populations[ref[1]].stream
-        if kind == "identity":
-            return plan.dtype.type(plan.populations[ref[1]].reductions[ref[2]].spec.cls.identity)
         if kind == "record":
             return args.records[plan.monitors[ref[1]]]
         raise AssertionError(f"unknown argument reference {ref!r}")

@@ -5,9 +5,10 @@ The generated module holds one or two functions:
 ``run_independent`` (shared state frozen: inference, or nothing learned)
     ``prange`` over samples; each thread runs all steps of its samples, so one parallel region
     covers the whole run and a sample's state stays in its core's cache.
-``run_coupled`` (learning, with shared state that changes every step)
-    a loop over steps; each step runs the samples in a ``prange``, then folds their changes of
-    shared state over the batch in sample order and applies them.
+``run_coupled`` (learning)
+    a loop over steps; each step runs the samples in a ``prange``, then reduces the batch's
+    changes of shared state (neuron variables, and weights through ``learning_codegen``) and
+    applies them, or sums them for the end of a deferred run.
 
 Per sample and step both perform the float operations of the NumPy reference backend in the same
 order (see ``pysnn_numpy.backend``), so results are bit-identical. Sizes, parameters and weights
@@ -26,8 +27,21 @@ import numba
 
 from pysnn import __version__, kernel_math, kernel_math_jit, rng
 from pysnn.plan import BoundPlugin, Plan, PopulationPlan, ProjectionPlan
+from pysnn_numba.learning_codegen import LearningCode, literal
 
 INDENT = "    "
+
+BOUNDED = '''
+
+@numba.njit(cache=True)
+def bounded(w, decay, repeats, wmin, wmax):
+    """A learned weight after ``repeats`` steps of decay, clipped to [wmin, wmax]."""
+    if decay != 0:
+        factor = REAL(1.0) - decay
+        for _ in range(repeats):
+            w = w * factor
+    return km.clip(w, wmin, wmax)
+'''
 
 
 @dataclass(frozen=True)
@@ -35,9 +49,10 @@ class Arg:
     """An argument of the generated functions, and where its value comes from.
 
     ``ref`` is one of ``("steps",)``, ``("step0",)``, ``("sample_ids",)``, ``("dt",)``,
-    ``("state", key)``, ``("value", owner, name)`` with owner ``("population", i)`` or
-    ``("projection", k)``, ``("static", k, name)``, ``("input", name)``, ``("stream", i)``,
-    ``("identity", i, var)`` and ``("record", m)``.
+    ``("deferred",)``, ``("reward",)``, ``("state", key)``, ``("value", owner, name)`` with owner
+    ``("population", i)``, ``("projection", k)`` or ``("rule", k)``, ``("static", k, name)``,
+    ``("learning", k, name)``, ``("input", name)``, ``("stream", i)``, ``("trace_decay", i)``
+    and ``("record", m)``.
     """
 
     name: str
@@ -60,9 +75,10 @@ class _Code:
         self.lines.append(INDENT * depth + text)
 
 
-def generate(plan: Plan, timed_inputs: frozenset[str]) -> Generated:
-    """The run module of ``plan``; inputs named in ``timed_inputs`` are given per step."""
-    return _Generator(plan, timed_inputs).module()
+def generate(plan: Plan, timed_inputs: frozenset[str], reward_ndim: int) -> Generated:
+    """The run module of ``plan``; inputs named in ``timed_inputs`` are given per step, the
+    reward (if a rule reads it) has ``reward_ndim`` dimensions."""
+    return _Generator(plan, timed_inputs, reward_ndim).module()
 
 
 def runtime_digest() -> str:
@@ -73,11 +89,13 @@ def runtime_digest() -> str:
 
 
 class _Generator:
-    def __init__(self, plan: Plan, timed_inputs: frozenset[str]) -> None:
+    def __init__(self, plan: Plan, timed_inputs: frozenset[str], reward_ndim: int) -> None:
         self.plan = plan
         self.timed_inputs = timed_inputs
-        self.args = [Arg(name, (name,)) for name in ("steps", "step0", "sample_ids", "dt")]
+        self.reward_ndim = reward_ndim
+        self.args = [Arg(name, (name,)) for name in ("steps", "step0", "sample_ids", "dt", "deferred")]
         self.kernels: dict[str, str] = {}
+        self.learning = [LearningCode(self, p) for p in plan.projections if p.learning is not None]
 
     def module(self) -> Generated:
         functions = [self.independent()]
@@ -91,13 +109,14 @@ class _Generator:
             "import numba",
             "import numpy as np",
             "",
+            "from pysnn import kernel_math as km",
             "from pysnn.kernel_check import jitted",
             "from pysnn.kernel_math_jit import element_key, step_key",
             "",
             f"REAL = np.{self.plan.dtype.name}",
             *(f"{name} = jitted({ref})" for name, ref in self.kernels.items()),
         ]
-        body = []
+        body = [BOUNDED] if self.learning else []
         for name, code in functions:
             body += ["", "", "@numba.njit(parallel=True, cache=True)", f"def {name}({signature}):", *code.lines]
         return Generated("\n".join(header + body) + "\n", self.args)
@@ -110,12 +129,12 @@ class _Generator:
         code(1, "for b in numba.prange(batch):")
         code(2, "sid = sample_ids[b]")
         for proj in self.plan.projections:
-            code(2, f"k{proj.index}_acc = np.empty({self._size(proj.target)}, REAL)")
+            code(2, f"k{proj.index}_acc = np.empty({self.size(proj.target)}, REAL)")
         code(2, "for t in range(steps):")
         self.sample_step(code, 3, coupled=False)
         for pop in self.plan.populations:
             for m, monitor in self._state_monitors(pop, shared=True):
-                code(1, f"for r in range({self._arg(f'm{m}', ('record', m))}.shape[0]):")
+                code(1, f"for r in range({self.arg(f'm{m}', ('record', m))}.shape[0]):")
                 code(2, f"m{m}[r, :] = p{pop.index}_{monitor.what}")
         return "run_independent", code
 
@@ -123,14 +142,19 @@ class _Generator:
         code = _Code()
         code(1, "batch = sample_ids.shape[0]")
         for proj in self.plan.projections:
-            code(1, f"k{proj.index}_acc_all = np.empty((batch, {self._size(proj.target)}), REAL)")
+            code(1, f"k{proj.index}_acc_all = np.empty((batch, {self.size(proj.target)}), REAL)")
         for pop in self.plan.populations:
             for var in pop.reductions:
-                code(1, f"p{pop.index}_d_{var} = np.empty((batch, {self._size(pop.index)}), REAL)")
+                code(1, f"p{pop.index}_d_{var} = np.empty((batch, {self.size(pop.index)}), REAL)")
+                code(1, f"p{pop.index}_total_{var} = np.zeros({self.size(pop.index)} if deferred else 0, REAL)")
+        for learning in self.learning:
+            learning.allocate(code, 1)
         code(1, "for t in range(steps):")
-        for pop in self.plan.populations:
-            if "update_shared" in pop.plugin.kernels:
-                self.update_shared(code, 2, pop)
+        shared_updates = [pop for pop in self.plan.populations if "update_shared" in pop.plugin.kernels]
+        if shared_updates:
+            code(2, "if not deferred:")
+            for pop in shared_updates:
+                self.update_shared(code, 3, pop)
         code(2, "for b in numba.prange(batch):")
         code(3, "sid = sample_ids[b]")
         for proj in self.plan.projections:
@@ -139,9 +163,23 @@ class _Generator:
         for pop in self.plan.populations:
             for var in pop.reductions:
                 self.reduce(code, 2, pop, var)
+        for learning in self.learning:
+            learning.step(code, 2)
+        for pop in self.plan.populations:
             for m, monitor in self._state_monitors(pop, shared=True):
                 code(2, f"if (t + 1) % {monitor.every} == 0:")
-                code(3, f"{self._arg(f'm{m}', ('record', m))}[(t + 1) // {monitor.every} - 1, :] = p{pop.index}_{monitor.what}")
+                code(3, f"{self.arg(f'm{m}', ('record', m))}[(t + 1) // {monitor.every} - 1, :] = p{pop.index}_{monitor.what}")
+        code(1, "if deferred:")
+        code(2, "pass")
+        for pop in self.plan.populations:
+            if pop in shared_updates:
+                code(2, "for _ in range(steps):")
+                self.update_shared(code, 3, pop)
+            for var in pop.reductions:
+                code(2, f"for j in range({self.size(pop.index)}):")
+                code(3, f"p{pop.index}_{var}[j] = p{pop.index}_{var}[j] + p{pop.index}_total_{var}[j]")
+        for learning in self.learning:
+            learning.finish_deferred(code, 2)
         return "run_coupled", code
 
     def sample_step(self, code: _Code, d: int, coupled: bool) -> None:
@@ -156,8 +194,8 @@ class _Generator:
     def propagate(self, code: _Code, d: int, proj: ProjectionPlan) -> None:
         """Add the source's previous output times the weights into the accumulator."""
         k, source = proj.index, self.plan.populations[proj.source]
-        src = self._output(source)
-        w = self._arg(f"k{k}_w", ("state", ("weights", proj.name)))
+        src = self.output(source)
+        w = self.arg(f"k{k}_w", ("state", ("weights", proj.name)))
         acc = f"k{k}_acc"
         index = "j" if proj.kind == "one_to_one" else "i"
         weight = {"dense": f"{w}[i, j]", "one_to_one": f"{w}[j]", "sparse": f"{w}[s]"}[proj.kind]
@@ -172,23 +210,24 @@ class _Generator:
             code(d + 2, f"for j in range({acc}.shape[0]):")
             code(d + 3, f"{acc}[j] += {term}")
         else:
-            indptr = self._arg(f"k{k}_indptr", ("static", k, "indptr"))
-            indices = self._arg(f"k{k}_indices", ("static", k, "indices"))
+            indptr = self.arg(f"k{k}_indptr", ("static", k, "indptr"))
+            indices = self.arg(f"k{k}_indices", ("static", k, "indices"))
             code(d + 2, f"for s in range({indptr}[i], {indptr}[i + 1]):")
             code(d + 3, f"{acc}[{indices}[s]] += {term}")
 
     def population(self, code: _Code, d: int, pop: PopulationPlan, coupled: bool) -> None:
-        """Update one population of sample ``b``: encoder or synapses + neuron model, monitors."""
+        """Update one population of sample ``b``: encoder or synapses + neuron model, trace,
+        monitors."""
         i, bound = pop.index, pop.plugin
         special = {"dt": "dt", "i_in": "i_in"}
         if bound.uses("rng"):
-            code(d, f"p{i}_key = step_key({self._arg(f'p{i}_stream', ('stream', i))}, sid, step)")
+            code(d, f"p{i}_key = step_key({self.arg(f'p{i}_stream', ('stream', i))}, sid, step)")
             special["rng"] = f"element_key(p{i}_key, np.uint64(j))"
         state = self._state_exprs(pop)
-        output = self._output(pop)
+        output = self.output(pop)
         code(d, f"for j in range({output}.shape[1]):")
         if pop.is_input:
-            data = self._arg(f"p{i}_x", ("input", pop.name))
+            data = self.arg(f"p{i}_x", ("input", pop.name))
             special["x"] = f"{data}[t, b, j]" if pop.name in self.timed_inputs else f"{data}[b, j]"
             code(d + 1, f"{output}[b, j] = {self._call(pop, 'encode', special, state)}")
         else:
@@ -202,94 +241,121 @@ class _Generator:
                     code(d + 1, f"{state[var]} = r_{var}")
                 elif coupled:
                     code(d + 1, f"p{i}_d_{var}[b, j] = r_{var}")
+        if pop.trace_used:
+            trace = self.trace(pop)
+            decay = self.arg(f"p{i}_trace_decay", ("trace_decay", i))
+            code(d + 1, f"x = {trace}[b, j] * {decay}")
+            spiked_value = "x + REAL(1.0)" if pop.trace.additive else "REAL(1.0)"
+            code(d + 1, f"{trace}[b, j] = {spiked_value} if {output}[b, j] else x")
         for m, monitor in enumerate(self.plan.monitors):
             if monitor.population != pop.name or monitor.what not in ("spike_counts", "spikes"):
                 continue
-            buffer = self._arg(f"m{m}", ("record", m))
+            buffer = self.arg(f"m{m}", ("record", m))
             target = f"{buffer}[b, j] +=" if monitor.what == "spike_counts" else f"{buffer}[t, b, j] ="
             code(d + 1, f"{target} {output}[b, j]")
         for m, monitor in self._state_monitors(pop, shared=False):
+            array = self.trace(pop) if monitor.what == "trace" else f"p{i}_{monitor.what}"
             code(d, f"if (t + 1) % {monitor.every} == 0:")
-            code(d + 1, f"{self._arg(f'm{m}', ('record', m))}[(t + 1) // {monitor.every} - 1, b, :] = p{i}_{monitor.what}[b, :]")
+            code(d + 1, f"{self.arg(f'm{m}', ('record', m))}[(t + 1) // {monitor.every} - 1, b, :] = {array}[b, :]")
 
     def synapse(self, code: _Code, d: int, proj: ProjectionPlan) -> None:
         """Post-synaptic update of projection ``proj`` at target ``j``; adds its current."""
         k, bound = proj.index, proj.synapse
-        state = {var: self._arg(f"k{k}_{var}", ("state", ("synapse", proj.name, var))) + "[b, j]" for var in bound.spec.state}
+        state = {var: self.arg(f"k{k}_{var}", ("state", ("synapse", proj.name, var))) + "[b, j]" for var in bound.spec.state}
         results = list(state.values()) + ["current"]
         special = {"i_in": f"k{k}_acc[j]", "dt": "dt"}
-        code(d, f"{_unpack(results)} = {self._call_kernel(f'k{k}', ('projection', k), bound, 'update', special, state)}")
+        code(d, f"{_unpack(results)} = {self.call_kernel(f'k{k}', ('projection', k), bound, 'update', special, state)}")
         code(d, "i_in += current")
 
     def update_shared(self, code: _Code, d: int, pop: PopulationPlan) -> None:
         state = {var: f"p{pop.index}_{var}[j]" for var in pop.plugin.spec.shared_state}
         for var in state:
-            self._arg(f"p{pop.index}_{var}", ("state", ("neuron", pop.name, var)))
-        code(d, f"for j in range({self._size(pop.index)}):")
+            self.arg(f"p{pop.index}_{var}", ("state", ("neuron", pop.name, var)))
+        code(d, f"for j in range({self.size(pop.index)}):")
         code(d + 1, f"{_unpack(list(state.values()))} = {self._call(pop, 'update_shared', {'dt': 'dt'}, state)}")
 
     def reduce(self, code: _Code, d: int, pop: PopulationPlan, var: str) -> None:
-        """Fold the batch's changes of a shared variable in sample order and apply them."""
+        """Reduce the batch's changes of a shared variable (fold in sample order, or order
+        statistic) and apply them, or add them to the deferred total."""
         i, reduction = pop.index, pop.reductions[var]
         prefix = f"p{i}_{var}"
-        combine = self._kernel(f"{prefix}_combine", reduction, "combine")
-        finish = self._kernel(f"{prefix}_finish", reduction, "finish")
-        identity = self._arg(f"{prefix}_identity", ("identity", i, var))
-        code(d, f"for j in numba.prange({self._size(i)}):")
-        code(d + 1, f"acc = {identity}")
-        code(d + 1, "for c in range(batch):")
-        code(d + 2, f"acc = {combine}(acc, p{i}_d_{var}[c, j])")
-        code(d + 1, f"{prefix}[j] = {prefix}[j] + {finish}(acc, REAL(batch))")
+        code(d, f"for j in numba.prange({self.size(i)}):")
+        if reduction.spec.cls.quantile is not None:
+            select = self.kernel(f"{prefix}_select", reduction, "select")
+            quantile = literal(reduction.spec.cls.quantile)
+            code(d + 1, f"values = np.sort(p{i}_d_{var}[:, j])")
+            code(d + 1, f"lo = int(np.floor({quantile} * (batch - 1)))")
+            code(d + 1, f"hi = int(np.ceil({quantile} * (batch - 1)))")
+            code(d + 1, f"value = {select}(values[lo], values[hi])")
+        else:
+            combine = self.kernel(f"{prefix}_combine", reduction, "combine")
+            finish = self.kernel(f"{prefix}_finish", reduction, "finish")
+            code(d + 1, f"acc = REAL({literal(reduction.spec.cls.identity)})")
+            code(d + 1, "for c in range(batch):")
+            code(d + 2, f"acc = {combine}(acc, p{i}_d_{var}[c, j])")
+            code(d + 1, f"value = {finish}(acc, REAL(batch))")
+        code(d + 1, "if deferred:")
+        code(d + 2, f"p{i}_total_{var}[j] = p{i}_total_{var}[j] + value")
+        code(d + 1, "else:")
+        code(d + 2, f"{prefix}[j] = {prefix}[j] + value")
 
-    # -- helpers -----------------------------------------------------------------------------------
+    # -- helpers (also used by learning_codegen) ------------------------------------------------------
 
-    def _arg(self, name: str, ref: tuple) -> str:
+    def arg(self, name: str, ref: tuple) -> str:
         if all(a.name != name for a in self.args):
             self.args.append(Arg(name, ref))
         return name
 
-    def _output(self, pop: PopulationPlan) -> str:
-        return self._arg(f"p{pop.index}_out", ("state", ("output", pop.name)))
+    def output(self, pop: PopulationPlan) -> str:
+        return self.arg(f"p{pop.index}_out", ("state", ("output", pop.name)))
 
-    def _size(self, population: int) -> str:
-        return f"{self._output(self.plan.populations[population])}.shape[1]"
+    def trace(self, pop: PopulationPlan) -> str:
+        return self.arg(f"p{pop.index}_trace", ("state", ("trace", pop.name)))
 
-    def _state_exprs(self, pop: PopulationPlan) -> dict[str, str]:
-        exprs = {}
-        for var, decl in pop.plugin.spec.state.items():
-            array = self._arg(f"p{pop.index}_{var}", ("state", ("neuron", pop.name, var)))
-            exprs[var] = f"{array}[j]" if decl.shared else f"{array}[b, j]"
-        return exprs
+    def reward_expr(self) -> str:
+        reward = self.arg("reward", ("reward",))
+        return f"{reward}[t, b]" if self.reward_ndim == 2 else f"{reward}[b]"
 
-    def _state_monitors(self, pop: PopulationPlan, shared: bool):
-        return [
-            (m, monitor)
-            for m, monitor in enumerate(self.plan.monitors)
-            if monitor.population == pop.name
-            and monitor.what in pop.plugin.spec.state
-            and pop.plugin.spec.state[monitor.what].shared == shared
-        ]
+    def size(self, population: int) -> str:
+        return f"{self.output(self.plan.populations[population])}.shape[1]"
 
-    def _kernel(self, name: str, bound: BoundPlugin, kernel: str) -> str:
+    def kernel(self, name: str, bound: BoundPlugin, kernel: str) -> str:
         function = bound.kernels[kernel]
         self.kernels[name] = f'sys.modules["{function.__module__}"].{function.__name__}'
         return name
 
-    def _call(self, pop: PopulationPlan, kernel: str, special: dict[str, str], state: dict[str, str]) -> str:
-        return self._call_kernel(f"p{pop.index}", ("population", pop.index), pop.plugin, kernel, special, state)
-
-    def _call_kernel(self, prefix: str, owner: tuple, bound: BoundPlugin, kernel: str, special, state) -> str:
+    def call_kernel(self, prefix: str, owner: tuple, bound: BoundPlugin, kernel: str, special, state) -> str:
         """Call expression of a kernel: each argument a special, a value or a state element."""
         exprs = []
         for a in bound.args(kernel):
             if a in special:
                 exprs.append(special[a])
             elif a in bound.values:
-                arg = self._arg(f"{prefix}_v_{a}", ("value", owner, a))
+                arg = self.arg(f"{prefix}_v_{a}", ("value", owner, a))
                 exprs.append(arg if bound.values[a].ndim == 0 else f"{arg}[j]")
             else:
                 exprs.append(state[a])
-        return f"{self._kernel(f'{prefix}_{kernel}', bound, kernel)}({', '.join(exprs)})"
+        return f"{self.kernel(f'{prefix}_{kernel}', bound, kernel)}({', '.join(exprs)})"
+
+    def _state_exprs(self, pop: PopulationPlan) -> dict[str, str]:
+        exprs = {}
+        for var, decl in pop.plugin.spec.state.items():
+            array = self.arg(f"p{pop.index}_{var}", ("state", ("neuron", pop.name, var)))
+            exprs[var] = f"{array}[j]" if decl.shared else f"{array}[b, j]"
+        return exprs
+
+    def _state_monitors(self, pop: PopulationPlan, shared: bool):
+        found = []
+        for m, monitor in enumerate(self.plan.monitors):
+            if monitor.population != pop.name or monitor.what in ("spike_counts", "spikes"):
+                continue
+            is_shared = monitor.what != "trace" and pop.plugin.spec.state[monitor.what].shared
+            if is_shared == shared:
+                found.append((m, monitor))
+        return found
+
+    def _call(self, pop: PopulationPlan, kernel: str, special: dict[str, str], state: dict[str, str]) -> str:
+        return self.call_kernel(f"p{pop.index}", ("population", pop.index), pop.plugin, kernel, special, state)
 
 
 def _unpack(targets: list[str]) -> str:

@@ -6,12 +6,18 @@ Straightforward array code: one Python iteration per time step, every kernel cal
 1. **Propagation.** For each projection, the source's output of the previous step times the
    weights, summed into a fresh accumulator in ascending source index (only sources with a
    non-zero output contribute).
-2. **Population updates**, in the order the populations were added. While learning, every shared
-   variable first takes ``update_shared``. An input population's output comes from its encoder.
-   A neuron population's input is the sum of its projections' synapse outputs, in the order
-   the projections were added, starting from 0; ``update`` gives its new state and spikes.
-3. **Shared changes** (learning only): each shared variable's per-sample changes are folded
-   over the batch in sample order with its reduction and added to it.
+2. **Population updates**, in the order the populations were added. While learning (not
+   deferred), every shared variable first takes ``update_shared``. An input population's output
+   comes from its encoder. A neuron population's input is the sum of its projections' synapse
+   outputs, in the order the projections were added, starting from 0; ``update`` gives its new
+   state and spikes. Then the population's trace, if read: ``x *= decay``, then the spike.
+3. **Learning** (while learning is on). Each shared neuron variable's per-sample changes are
+   reduced over the batch. Each learned projection's rule terms are reduced per synapse: the
+   samples with the event (``on_pre``: its source spiked, ``on_post``: its target spiked) are
+   folded in sample order, samples without it enter as 0 as their reduction declares;
+   ``on_step`` terms come from every sample. Every step: shared variables add their reduced
+   change, and synapses with an event take ``apply``, the weight decay and the bounds.
+   Deferred: the reduced changes are summed over steps and applied when the run ends.
 4. **Monitors** record.
 
 The Numba backends perform the same float operations in the same order, which is what makes them
@@ -20,12 +26,15 @@ bit-identical to this one.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from pysnn import kernel_math as km
 from pysnn import rng
 from pysnn.backend import Backend, RunArgs, StateKey
 from pysnn.errors import PluginError
-from pysnn.plan import BoundPlugin, PopulationPlan, ProjectionPlan
+from pysnn.plan import BoundPlugin, LearningPlan, PopulationPlan, ProjectionPlan
 
 
 class NumpyBackend(Backend):
@@ -37,12 +46,14 @@ class NumpyBackend(Backend):
         plan = self.plan
         dt = np.asarray(plan.dt, plan.dtype)
         batch = args.sample_ids.size
+        every_step = args.learning and not args.deferred
+        totals: dict = {}
         for t in range(args.steps):
             step = np.uint64(args.step0 + t)
             accumulated = [self._propagate(proj, state, batch) for proj in plan.projections]
             changes = {}
             for pop in plan.populations:
-                if args.learning and "update_shared" in pop.plugin.kernels:
+                if every_step and "update_shared" in pop.plugin.kernels:
                     self._update_shared(pop, state, dt)
                 keys = _element_keys(pop, args.sample_ids, step)
                 if pop.is_input:
@@ -53,12 +64,16 @@ class NumpyBackend(Backend):
                 else:
                     i_in = self._synaptic_input(pop, accumulated, state, dt, batch)
                     changes[pop.name] = self._update(pop, state, i_in, dt, keys, batch)
+                if pop.trace_used:
+                    self._trace(pop, state)
             if args.learning:
-                for pop in plan.populations:
-                    for var, reduction in pop.reductions.items():
-                        key = ("neuron", pop.name, var)
-                        state[key] = (state[key] + reduce_batch(reduction, changes[pop.name][var])).astype(plan.dtype)
+                reward = None if args.reward is None else (args.reward[t] if args.reward.ndim == 2 else args.reward)
+                self._learn(state, changes, reward, dt, batch, totals if args.deferred else None)
             self._record(args, state, t)
+        if args.learning and args.deferred:
+            self._apply_deferred(state, totals, dt, args.steps)
+
+    # -- dynamics ---------------------------------------------------------------------------------
 
     def _propagate(self, proj: ProjectionPlan, state: dict[StateKey, np.ndarray], batch: int) -> np.ndarray:
         source = self.plan.populations[proj.source]
@@ -110,6 +125,116 @@ class NumpyBackend(Backend):
         for var, value in zip(pop.plugin.spec.shared_state, results):
             state["neuron", pop.name, var] = np.broadcast_to(np.asarray(value, self.plan.dtype), (pop.n,)).copy()
 
+    def _trace(self, pop: PopulationPlan, state) -> None:
+        x = state["trace", pop.name] * pop.trace_decay
+        spiked = state["output", pop.name]
+        one = self.plan.dtype.type(1)
+        state["trace", pop.name] = np.where(spiked, x + one if pop.trace.additive else one, x).astype(self.plan.dtype)
+
+    # -- learning ---------------------------------------------------------------------------------
+
+    def _learn(self, state, changes, reward, dt, batch, totals: dict | None) -> None:
+        """Reduce this step's changes of shared state; apply them now, or add them to ``totals``."""
+        dtype = self.plan.dtype
+        for pop in self.plan.populations:
+            for var, reduction in pop.reductions.items():
+                reduced = reduce_batch(reduction, changes[pop.name][var])
+                key = ("neuron", pop.name, var)
+                if totals is None:
+                    state[key] = (state[key] + reduced).astype(dtype)
+                else:
+                    totals[key] = (totals.get(key, np.zeros_like(reduced)) + reduced).astype(dtype)
+        for proj in self.plan.projections:
+            if proj.learning is None:
+                continue
+            terms, touched = self._terms(proj, state, reward, dt, batch)
+            if totals is None:
+                self._apply(proj, state, terms, touched, dt)
+            else:
+                for name, value in terms.items():
+                    key = ("terms", proj.name, name)
+                    totals[key] = (totals.get(key, np.zeros_like(value)) + value).astype(dtype)
+
+    def _terms(self, proj: ProjectionPlan, state, reward, dt, batch) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The batch-reduced terms of a projection's rule (0 where no sample had the event), and
+        the synapses that had an event in some sample."""
+        rule, reduction = proj.learning.rule, proj.learning.reduction
+        synapses = _Synapses(proj, self.plan.populations[proj.source].n, self.plan.populations[proj.target].n)
+        source, target = self.plan.populations[proj.source].name, self.plan.populations[proj.target].name
+        s_pre, s_post = state["output", source], state["output", target]
+        w = state["weights", proj.name].reshape(-1)
+
+        def kernel_args(b: int, syn: np.ndarray) -> dict:
+            args = {"w": w[syn], "dt": dt, "reward": None if reward is None else reward[b]}
+            if ("trace", source) in state:
+                args["x_pre"] = state["trace", source][b, synapses.pre[syn]]
+            if ("trace", target) in state:
+                args["x_post"] = state["trace", target][b, synapses.post[syn]]
+            return args
+
+        def event_term(kernel: str):
+            return lambda b, syn: _call(rule, kernel, kernel_args(b, syn), state, proj.name, "rule")[0]
+
+        terms = {}
+        touched = np.zeros(synapses.size, bool)
+        if "on_pre" in rule.kernels:
+            events = [synapses.of_sources(np.flatnonzero(s_pre[b])) for b in range(batch)]
+            terms["pre"], hit = fold_events(reduction, events, event_term("on_pre"), synapses.size, self.plan.dtype)
+            touched |= hit
+        if "on_post" in rule.kernels:
+            events = [synapses.of_targets(np.flatnonzero(s_post[b])) for b in range(batch)]
+            terms["post"], hit = fold_events(reduction, events, event_term("on_post"), synapses.size, self.plan.dtype)
+            touched |= hit
+        if "on_step" in rule.kernels:
+            everything = np.arange(synapses.size)
+            step_terms = np.empty((batch, synapses.size), self.plan.dtype)
+            for b in range(batch):
+                special = kernel_args(b, everything) | {
+                    "s_pre": s_pre[b, synapses.pre],
+                    "s_post": s_post[b, synapses.post],
+                }
+                values = {**special, **{var: state["rule", proj.name, var][b] for var in rule.spec.state}}
+                results = _call(rule, "on_step", values, state, proj.name, "rule")
+                for var, value in zip(rule.spec.state, results):
+                    state["rule", proj.name, var][b] = np.broadcast_to(np.asarray(value).astype(self.plan.dtype), (synapses.size,))
+                step_terms[b] = np.broadcast_to(np.asarray(results[-1]).astype(self.plan.dtype), (synapses.size,))
+            terms["step"] = reduce_batch(reduction, step_terms)
+            touched[:] = True
+        return terms, touched
+
+    def _apply(self, proj: ProjectionPlan, state, terms: dict, touched: np.ndarray, dt, repeat_decay: int = 1) -> None:
+        """New weights of the touched synapses: ``apply``, weight decay, bounds."""
+        learning: LearningPlan = proj.learning
+        key = ("weights", proj.name)
+        w = state[key].reshape(-1)
+        if learning.weight_decay != 0:
+            touched = np.ones_like(touched)
+        values = {"w": w, "dt": dt, **terms}
+        new = np.asarray(_call(learning.rule, "apply", values, state, proj.name, "rule")[0], self.plan.dtype)
+        new = np.broadcast_to(new, w.shape)
+        if learning.weight_decay != 0:
+            factor = self.plan.dtype.type(1) - learning.weight_decay
+            for _ in range(repeat_decay):
+                new = (new * factor).astype(self.plan.dtype)
+        new = np.asarray(km.clip(new, learning.wmin, learning.wmax), self.plan.dtype)
+        state[key] = np.where(touched, new, w).reshape(state[key].shape)
+
+    def _apply_deferred(self, state, totals: dict, dt, steps: int) -> None:
+        """End of a deferred run: shared variables take ``update_shared`` once per step, then
+        their summed changes; weights take ``apply`` with the summed terms."""
+        for pop in self.plan.populations:
+            if "update_shared" in pop.plugin.kernels:
+                for _ in range(steps):
+                    self._update_shared(pop, state, dt)
+            for var in pop.reductions:
+                key = ("neuron", pop.name, var)
+                state[key] = (state[key] + totals[key]).astype(self.plan.dtype)
+        for proj in self.plan.projections:
+            if proj.learning is not None:
+                terms = {name: totals["terms", proj.name, name] for name in _term_names(proj.learning)}
+                touched = np.ones(state["weights", proj.name].size, bool)
+                self._apply(proj, state, terms, touched, dt, repeat_decay=steps)
+
     def _record(self, args: RunArgs, state, t: int) -> None:
         for monitor, buffer in args.records.items():
             if monitor.what == "spike_counts":
@@ -117,17 +242,90 @@ class NumpyBackend(Backend):
             elif monitor.what == "spikes":
                 buffer[t] = state["output", monitor.population]
             elif (t + 1) % monitor.every == 0:
-                buffer[(t + 1) // monitor.every - 1] = state["neuron", monitor.population, monitor.what]
+                key = ("trace", monitor.population) if monitor.what == "trace" else ("neuron", monitor.population, monitor.what)
+                buffer[(t + 1) // monitor.every - 1] = state[key]
+
+
+class _Synapses:
+    """Synapse indices of a learned projection, row-major (dense) or in CSR order (sparse)."""
+
+    def __init__(self, proj: ProjectionPlan, n_pre: int, n_post: int) -> None:
+        self.proj, self.n_post = proj, n_post
+        if proj.kind == "dense":
+            self.pre = np.repeat(np.arange(n_pre), n_post)
+            self.post = np.tile(np.arange(n_post), n_pre)
+        else:
+            self.pre, self.post = proj.arrays["syn_row"], proj.arrays["indices"]
+        self.size = self.pre.size
+
+    def of_sources(self, rows: np.ndarray) -> np.ndarray:
+        if self.proj.kind == "dense":
+            return (rows[:, None] * self.n_post + np.arange(self.n_post)).ravel()
+        indptr = self.proj.arrays["indptr"]
+        return np.concatenate([np.arange(indptr[i], indptr[i + 1]) for i in rows] or [np.zeros(0, int)])
+
+    def of_targets(self, cols: np.ndarray) -> np.ndarray:
+        if self.proj.kind == "dense":
+            return (np.arange(self.size // self.n_post)[:, None] * self.n_post + cols[None, :]).ravel()
+        col_ptr, col_syn = self.proj.arrays["col_ptr"], self.proj.arrays["col_syn"]
+        return np.concatenate([col_syn[col_ptr[j] : col_ptr[j + 1]] for j in cols] or [np.zeros(0, int)])
+
+
+def fold_events(reduction: BoundPlugin, events: list[np.ndarray], term, size: int, dtype: np.dtype):
+    """Reduce per-sample event terms per synapse: ``events[b]`` are the synapses with an event in
+    sample ``b`` and ``term(b, syn)`` their terms; samples without the event count as 0.
+    Returns the reduced values (0 where no sample had the event) and the touched mask."""
+    batch = len(events)
+    touched = np.zeros(size, bool)
+    for syn in events:
+        touched[syn] = True
+    if reduction.spec.cls.quantile is not None:
+        table = np.zeros((batch, size), dtype)
+        for b, syn in enumerate(events):
+            table[b, syn] = term(b, syn)
+        return np.where(touched, reduce_batch(reduction, table), dtype.type(0)).astype(dtype), touched
+    combine, finish, mode = reduction.kernels["combine"], reduction.kernels["finish"], reduction.spec.cls.zero
+    zero = dtype.type(0)
+    acc = np.full(size, reduction.spec.cls.identity, dtype)
+    count = np.zeros(size, np.int64)
+    for b, syn in enumerate(events):
+        acc[syn] = combine(acc[syn], term(b, syn))
+        count[syn] += 1
+        if mode == "ordered":
+            silent = touched.copy()
+            silent[syn] = False
+            acc[silent] = combine(acc[silent], zero)
+    if mode == "idempotent":
+        partial = touched & (count < batch)
+        acc[partial] = combine(acc[partial], zero)
+    value = np.asarray(finish(acc, dtype.type(batch)), dtype)
+    return np.where(touched, value, zero).astype(dtype), touched
 
 
 def reduce_batch(reduction: BoundPlugin, changes: np.ndarray) -> np.ndarray:
-    """Fold ``combine`` over the batch axis of ``changes`` in sample order, then ``finish``."""
+    """Reduce ``changes`` over the batch axis: fold ``combine`` in sample order then ``finish``,
+    or, for an order statistic, ``select`` of the sorted values around the quantile."""
     dtype = changes.dtype
+    quantile = reduction.spec.cls.quantile
+    if quantile is not None:
+        ordered = np.sort(changes, axis=0)
+        lo, hi = quantile_positions(quantile, changes.shape[0])
+        return np.asarray(reduction.kernels["select"](ordered[lo], ordered[hi]), dtype)
     combine, finish = reduction.kernels["combine"], reduction.kernels["finish"]
     acc = np.full(changes.shape[1:], reduction.spec.cls.identity, dtype)
     for change in changes:
         acc = np.asarray(combine(acc, change), dtype)
     return np.asarray(finish(acc, np.asarray(changes.shape[0], dtype)), dtype)
+
+
+def quantile_positions(quantile: float, batch: int) -> tuple[int, int]:
+    """Indices of the sorted values around ``quantile`` of ``batch`` values."""
+    position = quantile * (batch - 1)
+    return math.floor(position), math.ceil(position)
+
+
+def _term_names(learning: LearningPlan) -> list[str]:
+    return [term for kernel, term in (("on_pre", "pre"), ("on_post", "post"), ("on_step", "step")) if kernel in learning.rule.kernels]
 
 
 def _element_keys(pop: PopulationPlan, sample_ids: np.ndarray, step: np.uint64) -> np.ndarray | None:
@@ -159,4 +357,3 @@ def _call(bound: BoundPlugin, kernel: str, special: dict, state, owner: str, kin
 def _as(value, dtype, batch: int, n: int) -> np.ndarray:
     """A kernel result as a fresh (batch, n) array of ``dtype`` (scalars broadcast)."""
     return np.array(np.broadcast_to(np.asarray(value).astype(dtype, copy=False), (batch, n)))
-

@@ -15,6 +15,7 @@ class Sum(Reduction):
     """The sum of the batch's changes (the paper's default)."""
 
     identity = 0.0
+    zero = "identity"
 
     @staticmethod
     def combine(acc, x):
@@ -33,6 +34,7 @@ class Max(Reduction):
     """The largest change of the batch."""
 
     identity = -math.inf
+    zero = "idempotent"
 
     @staticmethod
     def combine(acc, x):
@@ -43,7 +45,18 @@ class Min(Reduction):
     """The smallest change of the batch."""
 
     identity = math.inf
+    zero = "idempotent"
 
     @staticmethod
     def combine(acc, x):
         return km.minimum(acc, x)
+
+
+class Median(Reduction):
+    """The median of the batch's changes (the mean of the two middle ones for an even batch)."""
+
+    quantile = 0.5
+
+    @staticmethod
+    def select(lo, hi):
+        return (lo + hi) * 0.5
