@@ -27,7 +27,7 @@ import numba
 
 from pysnn import __version__, kernel_math, kernel_math_jit, rng
 from pysnn.plan import BoundPlugin, Plan, PopulationPlan, ProjectionPlan
-from pysnn_numba.learning_codegen import LearningCode, literal
+from pysnn_numba.learning_codegen import learning_code, literal
 
 INDENT = "    "
 
@@ -40,6 +40,14 @@ def bounded(w, decay, repeats, wmin, wmax):
         factor = REAL(1.0) - decay
         for _ in range(repeats):
             w = w * factor
+    return km.clip(w, wmin, wmax)
+
+
+@numba.njit(cache=True)
+def bounded_once(w, decay, wmin, wmax):
+    """``bounded`` for one step (no loop, so that callers vectorise)."""
+    if decay != 0:
+        w = w * (REAL(1.0) - decay)
     return km.clip(w, wmin, wmax)
 '''
 
@@ -95,7 +103,7 @@ class _Generator:
         self.reward_ndim = reward_ndim
         self.args = [Arg(name, (name,)) for name in ("steps", "step0", "sample_ids", "dt", "deferred")]
         self.kernels: dict[str, str] = {}
-        self.learning = [LearningCode(self, p) for p in plan.projections if p.learning is not None]
+        self.learning = [learning_code(self, p) for p in plan.projections if p.learning is not None]
 
     def module(self) -> Generated:
         functions = [self.independent()]
@@ -253,6 +261,9 @@ class _Generator:
             buffer = self.arg(f"m{m}", ("record", m))
             target = f"{buffer}[b, j] +=" if monitor.what == "spike_counts" else f"{buffer}[t, b, j] ="
             code(d + 1, f"{target} {output}[b, j]")
+        if coupled:
+            for learning in self.learning:
+                learning.sample_hook(code, d, i)
         for m, monitor in self._state_monitors(pop, shared=False):
             array = self.trace(pop) if monitor.what == "trace" else f"p{i}_{monitor.what}"
             code(d, f"if (t + 1) % {monitor.every} == 0:")

@@ -1,22 +1,24 @@
 """Generated code of the learning phase of a step (see ``pysnn_numpy.backend`` for semantics).
 
-For each learned projection, after the samples of a step ran: the rule's terms are reduced over
-the batch per synapse, then applied (or, deferred, summed for the end of the run). Events are
-visited per *line*: a source neuron's row for ``on_pre``, a target neuron's column for
-``on_post``; lines run in parallel, and within a line the samples are folded in batch order,
-which makes the result independent of the thread count and equal to the NumPy reference.
+For each learned projection, after the samples of a step ran, the rule's terms are reduced over
+the batch per synapse and applied (or, deferred, summed for the end of the run). Every fold runs
+over the samples in batch order, so results do not depend on the thread count and equal the
+NumPy reference bit for bit.
 
-Buffers of projection ``k``: ``l{k}_pre`` (synapse order) and ``l{k}_pre_hit`` (per source),
-``l{k}_post`` (dense: column-major, so a column's fold is contiguous; sparse: synapse order) and
-``l{k}_post_hit`` (per target), ``l{k}_step`` (synapse order), and the deferred totals
-``l{k}_total_<term>`` (synapse order; empty unless deferred).
+Events are folded per *line*: a source row for ``on_pre``, a target column for ``on_post``; the
+lines run in parallel. Dense projections keep 2-D buffers (``pre`` row-major, ``post``
+column-major so that a column's fold is contiguous), transpose the columns that had events into a
+row-major scratch, and apply row by row: the whole row where the source spiked, else only the
+columns of targets that spiked, so that the cost follows the events. Sparse projections index
+their buffers by synapse, columns through the CSC view of the connectivity.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
 
 from pysnn.plan import BoundPlugin, ProjectionPlan
+from pysnn.plugin import Reduction
 
 TERMS = {"on_pre": "pre", "on_post": "post", "on_step": "step"}
 
@@ -30,225 +32,380 @@ def literal(value: float) -> str:
     return repr(float(value))
 
 
-@dataclass(frozen=True)
-class _Line:
-    """How to visit the synapses of one line (a source row or a target column)."""
-
-    count: str  # number of lines
-    event: str  # does sample b have the line's event
-    loop: list[str]  # header lines of the loop over the line's synapses (defining syn, ip, jq, slot)
+def learning_code(g, proj: ProjectionPlan) -> "LearningCode":
+    return DenseLearning(g, proj) if proj.kind == "dense" else SparseLearning(g, proj)
 
 
 class LearningCode:
-    """Emits the learning code of one learned projection through a code generator ``g``."""
+    """Emits the learning code of one learned projection through the code generator ``g``."""
 
     def __init__(self, g, proj: ProjectionPlan) -> None:
         self.g, self.proj, self.k = g, proj, proj.index
         self.rule: BoundPlugin = proj.learning.rule
         self.reduction: BoundPlugin = proj.learning.reduction
+        self.cls = self.reduction.spec.cls
+        self.mode = "quantile" if self.cls.quantile is not None else self.cls.zero
         self.source = g.plan.populations[proj.source]
         self.target = g.plan.populations[proj.target]
         self.src, self.tgt = g.output(self.source), g.output(self.target)
         self.w = g.arg(f"k{self.k}_w", ("state", ("weights", proj.name)))
-        self.dense = proj.kind == "dense"
         self.terms = [TERMS[k] for k in TERMS if k in self.rule.kernels]
-        if not self.dense:
-            self.indptr = g.arg(f"k{self.k}_indptr", ("static", self.k, "indptr"))
-            self.indices = g.arg(f"k{self.k}_indices", ("static", self.k, "indices"))
         self.decay = g.arg(f"l{self.k}_decay", ("learning", self.k, "weight_decay"))
         self.wmin = g.arg(f"l{self.k}_wmin", ("learning", self.k, "wmin"))
         self.wmax = g.arg(f"l{self.k}_wmax", ("learning", self.k, "wmax"))
+        self.n_pre, self.n_post = f"{self.src}.shape[1]", f"{self.tgt}.shape[1]"
+        self.states = {var: g.arg(f"l{self.k}_{var}", ("state", ("rule", proj.name, var))) for var in self.rule.spec.state}
 
-    # -- shapes and names -------------------------------------------------------------------------
+    # -- pieces -----------------------------------------------------------------------------------
 
-    @property
-    def n_pre(self) -> str:
-        return f"{self.src}.shape[1]"
+    def sample_hook(self, code, d: int, population: int) -> None:
+        """Code run per sample right after ``population`` updated (nothing by default)."""
 
-    @property
-    def n_post(self) -> str:
-        return f"{self.tgt}.shape[1]"
-
-    def buffer(self, term: str) -> str:
-        return f"l{self.k}_{term}"
-
-    def allocate(self, code, d: int) -> None:
-        n_syn = f"{self.w}.size"
-        for term in self.terms:
-            code(d, f"{self.buffer(term)} = np.empty({n_syn}, REAL)")
-            code(d, f"l{self.k}_total_{term} = np.zeros({n_syn} if deferred else 0, REAL)")
-        for term, n in (("pre", self.n_pre), ("post", self.n_post)):
-            if term in self.terms:
-                code(d, f"{self.buffer(term)}_hit = np.zeros({n}, np.bool_)")
-
-    def _weight(self) -> str:
-        return f"{self.w}[ip, jq]" if self.dense else f"{self.w}[syn]"
-
-    def _kernel_call(self, kernel: str, extra: dict[str, str] | None = None) -> str:
-        exprs = {
-            "w": self._weight,
-            "dt": lambda: "dt",
-            "x_pre": lambda: f"{self.g.trace(self.source)}[b, ip]",
-            "x_post": lambda: f"{self.g.trace(self.target)}[b, jq]",
-            "reward": self.g.reward_expr,
-            "s_pre": lambda: f"{self.src}[b, ip]",
-            "s_post": lambda: f"{self.tgt}[b, jq]",
-        }
-        special = {a: exprs[a]() for a in self.rule.args(kernel) if a in exprs} | (extra or {})
+    def kernel_call(self, kernel: str, exprs: dict[str, str]) -> str:
+        """Call of a rule kernel with the special-argument expressions it reads."""
+        used = set(self.rule.args(kernel))
+        if "x_pre" in used:
+            self.g.trace(self.source)
+        if "x_post" in used:
+            self.g.trace(self.target)
+        special = {a: e for a, e in exprs.items() if a in used}
+        if "reward" in used:
+            special["reward"] = self.g.reward_expr()
         return self.g.call_kernel(f"l{self.k}", ("rule", self.k), self.rule, kernel, special, {})
 
-    def _line(self, term: str) -> _Line:
-        if term == "pre":
-            if self.dense:
-                loop = [f"for jq in range({self.n_post}):", "    syn = row + jq", "    slot = syn"]
-            else:
-                loop = [f"for syn in range({self.indptr}[ip], {self.indptr}[ip + 1]):", f"    jq = {self.indices}[syn]", "    slot = syn"]
-            return _Line(self.n_pre, f"{self.src}[b, ip]", loop)
-        if self.dense:
-            loop = [f"for ip in range({self.n_pre}):", f"    syn = ip * {self.n_post} + jq", f"    slot = jq * {self.n_pre} + ip"]
-        else:
-            col_ptr = self.g.arg(f"k{self.k}_col_ptr", ("static", self.k, "col_ptr"))
-            col_syn = self.g.arg(f"k{self.k}_col_syn", ("static", self.k, "col_syn"))
-            syn_row = self.g.arg(f"k{self.k}_syn_row", ("static", self.k, "syn_row"))
-            loop = [f"for c in range({col_ptr}[jq], {col_ptr}[jq + 1]):", f"    syn = {col_syn}[c]", f"    ip = {syn_row}[syn]", "    slot = syn"]
-        return _Line(self.n_post, f"{self.tgt}[b, jq]", loop)
+    def finish(self) -> str | None:
+        """The ``finish`` kernel, or None where the reduction keeps the default (``acc``)."""
+        default = inspect.getattr_static(self.cls, "finish") is inspect.getattr_static(Reduction, "finish")
+        return None if default else self.g.kernel(f"l{self.k}_finish", self.reduction, "finish")
 
-    # -- the phase of one step ------------------------------------------------------------------
+    def identity(self) -> str:
+        return f"REAL({literal(self.cls.identity)})"
+
+    def new_weight(self, w: str, terms: dict[str, str], repeats: str | None) -> str:
+        """The new weight: ``apply``, decay (``repeats`` times; once if None), bounds."""
+        call = self.g.call_kernel(f"l{self.k}", ("rule", self.k), self.rule, "apply", {"w": w, "dt": "dt", **terms}, {})
+        if repeats is None:
+            return f"bounded_once({call}, {self.decay}, {self.wmin}, {self.wmax})"
+        return f"bounded({call}, {self.decay}, {repeats}, {self.wmin}, {self.wmax})"
+
+    def fold_line(self, code, d: int, event: str, loop: tuple[str, list[str]], slot: str, term: str, hit: str) -> None:
+        """Fold one line over the samples that have ``event``, per the reduction's mode.
+
+        ``loop`` is (header, statements) of the loop over the line's slots; ``hit`` is set to
+        whether some sample had the event."""
+        combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine") if self.mode != "quantile" else None
+
+        def each_slot(depth: int, text: str) -> None:
+            header, prelude = loop
+            code(depth, header)
+            for statement in [*prelude, text]:
+                code(depth + 1, statement)
+
+        if self.mode == "quantile":
+            select = self.g.kernel(f"l{self.k}_select", self.reduction, "select")
+            q = literal(self.cls.quantile)
+            code(d, "events = 0")
+            code(d, "for b in range(batch):")
+            code(d + 1, f"events += {event}")
+            code(d, f"{hit} = events > 0")
+            code(d, "if events > 0:")
+            code(d + 1, "values = np.empty(batch, REAL)")
+            code(d + 1, f"lo = int(np.floor({q} * (batch - 1)))")
+            code(d + 1, f"hi = int(np.ceil({q} * (batch - 1)))")
+            header, prelude = loop
+            code(d + 1, header)
+            for statement in prelude:
+                code(d + 2, statement)
+            code(d + 2, "for b in range(batch):")
+            code(d + 3, f"values[b] = {term} if {event} else REAL(0.0)")
+            code(d + 2, "values.sort()")
+            code(d + 2, f"{slot} = {select}(values[lo], values[hi])")
+            return
+        code(d, "events = 0")
+        if self.mode == "ordered":  # a line with an event folds every sample in order, 0 if silent
+            code(d, "for b in range(batch):")
+            code(d + 1, f"events += {event}")
+            code(d, "if events > 0:")
+            each_slot(d + 1, f"{slot} = {self.identity()}")
+            code(d + 1, "for b in range(batch):")
+            each_slot(d + 2, f"{slot} = {combine}({slot}, {term} if {event} else REAL(0.0))")
+        else:  # the first event starts from the identity; silent samples are skipped
+            code(d, "for b in range(batch):")
+            code(d + 1, f"if {event}:")
+            code(d + 2, "if events == 0:")
+            each_slot(d + 3, f"{slot} = {combine}({self.identity()}, {term})")
+            code(d + 2, "else:")
+            each_slot(d + 3, f"{slot} = {combine}({slot}, {term})")
+            code(d + 2, "events += 1")
+            if self.mode == "idempotent":  # silent samples enter once, as a single 0
+                code(d, "if 0 < events < batch:")
+                each_slot(d + 1, f"{slot} = {combine}({slot}, REAL(0.0))")
+        code(d, f"{hit} = events > 0")
+        finish = self.finish()
+        if finish is not None:
+            code(d, "if events > 0:")
+            each_slot(d + 1, f"{slot} = {finish}({slot}, REAL(batch))")
+
+    def fold_step(self, code, d: int, loop: tuple[str, list[str]], slot: str, state: dict[str, str], exprs: dict[str, str]) -> None:
+        """``on_step`` of every sample for the slots of ``loop`` (a row), folded in sample order."""
+        results = [state[var] for var in self.rule.spec.state] + ["term"]
+        call = self.kernel_call("on_step", exprs | state)
+        header, prelude = loop
+        if self.mode == "quantile":
+            select = self.g.kernel(f"l{self.k}_select", self.reduction, "select")
+            q = literal(self.cls.quantile)
+            code(d, "values = np.empty(batch, REAL)")
+            code(d, f"lo = int(np.floor({q} * (batch - 1)))")
+            code(d, f"hi = int(np.ceil({q} * (batch - 1)))")
+            code(d, header)
+            for statement in prelude:
+                code(d + 1, statement)
+            code(d + 1, "for b in range(batch):")
+            code(d + 2, f"{', '.join(results)} = {call}")
+            code(d + 2, "values[b] = term")
+            code(d + 1, "values.sort()")
+            code(d + 1, f"{slot} = {select}(values[lo], values[hi])")
+            return
+        combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine")
+        code(d, header)
+        for statement in [*prelude, f"{slot} = {self.identity()}"]:
+            code(d + 1, statement)
+        code(d, "for b in range(batch):")
+        code(d + 1, header)
+        for statement in [*prelude, f"{', '.join(results)} = {call}", f"{slot} = {combine}({slot}, term)"]:
+            code(d + 2, statement)
+        finish = self.finish()
+        if finish is not None:
+            code(d, header)
+            for statement in [*prelude, f"{slot} = {finish}({slot}, REAL(batch))"]:
+                code(d + 1, statement)
+
+    def event_exprs(self, w: str) -> dict[str, str]:
+        """Special arguments of the rule's kernels at sample ``b``, synapse (ip, jq)."""
+        return {
+            "w": w,
+            "dt": "dt",
+            "x_pre": f"p{self.source.index}_trace[b, ip]",
+            "x_post": f"p{self.target.index}_trace[b, jq]",
+            "s_pre": f"{self.src}[b, ip]",
+            "s_post": f"{self.tgt}[b, jq]",
+        }
+
+
+class DenseLearning(LearningCode):
+    """A dense projection, in two parallel loops per step.
+
+    1. Over target columns: each column folds the ``on_post`` terms of the samples in which its
+       target spiked (found through per-sample spike lists), contiguously into a column-major
+       buffer.
+    2. Over source rows: the row folds its ``on_pre`` terms (contiguous), gathers its ``post``
+       values of the columns that had events into row order, and applies: the whole row if its
+       source spiked (or with ``on_step`` or a weight decay), else only those columns.
+    """
+
+    def allocate(self, code, d: int) -> None:
+        k, rows = self.k, f"({self.n_pre}, {self.n_post})"
+        for term in self.terms:
+            shape = f"({self.n_post}, {self.n_pre})" if term == "post" else rows
+            code(d, f"l{k}_{term} = np.empty({shape}, REAL)")
+            code(d, f"l{k}_total_{term} = np.zeros(({self.n_pre} if deferred else 0, {self.n_post}), REAL)")
+        if "post" in self.terms:
+            code(d, f"l{k}_post_rows = np.empty({rows}, REAL)")
+            code(d, f"l{k}_spikes = np.empty((batch, {self.n_post}), np.int64)")
+            code(d, f"l{k}_n_spikes = np.zeros(batch, np.int64)")
+            code(d, f"l{k}_col_ptr = np.zeros({self.n_post} + 1, np.int64)")
+            code(d, f"l{k}_col_samples = np.empty(batch * {self.n_post}, np.int64)")
+            code(d, f"l{k}_cols = np.empty({self.n_post}, np.int64)")
+        for var, array in self.states.items():
+            code(d, f"l{k}_{var}_3d = {array}.reshape((batch, {self.n_pre}, {self.n_post}))")
+
+    def sample_hook(self, code, d: int, population: int) -> None:
+        """After the target population updated, each sample lists the targets that spiked."""
+        if "post" in self.terms and population == self.target.index:
+            code(d, "n_spiked = 0")
+            code(d, f"for j in range({self.n_post}):")
+            code(d + 1, f"if {self.tgt}[b, j]:")
+            code(d + 2, f"l{self.k}_spikes[b, n_spiked] = j")
+            code(d + 2, "n_spiked += 1")
+            code(d, f"l{self.k}_n_spikes[b] = n_spiked")
 
     def step(self, code, d: int) -> None:
-        for kernel, term in TERMS.items():
-            if kernel in self.rule.kernels:
-                if term == "step":
-                    self.fold_dense_step(code, d)
-                else:
-                    self.fold_events(code, d, kernel, term)
-        self.apply(code, d)
-
-    def fold_events(self, code, d: int, kernel: str, term: str) -> None:
-        """Reduce the event terms of every line; lines of no event get ``hit`` False."""
-        line, buffer = self._line(term), self.buffer(term)
-        index = "ip" if term == "pre" else "jq"
-        mode = "quantile" if self.reduction.spec.cls.quantile is not None else self.reduction.spec.cls.zero
-        code(d, f"for {index} in numba.prange({line.count}):")
-        if self.dense and term == "pre":
-            code(d + 1, f"row = ip * {self.n_post}")
-        code(d + 1, "hit = False")
-        code(d + 1, "for b in range(batch):")
-        code(d + 2, f"if {line.event}:")
-        code(d + 3, "hit = True")
-        if mode == "identity" or mode == "idempotent":
-            code(d + 3, "break")
-        code(d + 1, f"{buffer}_hit[{index}] = hit")
-        code(d + 1, "if not hit:")
-        code(d + 2, "continue")
-        if mode == "quantile":
-            self._fold_quantile(code, d + 1, kernel, line, buffer)
-            return
-        combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine")
-        finish = self.g.kernel(f"l{self.k}_finish", self.reduction, "finish")
-        self._loop(code, d + 1, line, [f"{buffer}[slot] = REAL({literal(self.reduction.spec.cls.identity)})"])
-        code(d + 1, "events = 0")
-        code(d + 1, "for b in range(batch):")
-        code(d + 2, f"if {line.event}:")
-        code(d + 3, "events += 1")
-        self._loop(code, d + 3, line, [f"{buffer}[slot] = {combine}({buffer}[slot], {self._kernel_call(kernel)})"])
-        if mode == "ordered":
-            code(d + 2, "else:")
-            self._loop(code, d + 3, line, [f"{buffer}[slot] = {combine}({buffer}[slot], REAL(0.0))"])
-        if mode == "idempotent":
-            code(d + 1, "if events < batch:")
-            self._loop(code, d + 2, line, [f"{buffer}[slot] = {combine}({buffer}[slot], REAL(0.0))"])
-        self._loop(code, d + 1, line, [f"{buffer}[slot] = {finish}({buffer}[slot], REAL(batch))"])
-
-    def _fold_quantile(self, code, d: int, kernel: str, line: _Line, buffer: str) -> None:
-        select = self.g.kernel(f"l{self.k}_select", self.reduction, "select")
-        quantile = literal(self.reduction.spec.cls.quantile)
-        code(d, "values = np.empty(batch, REAL)")
-        code(d, f"lo = int(np.floor({quantile} * (batch - 1)))")
-        code(d, f"hi = int(np.ceil({quantile} * (batch - 1)))")
-        self._loop(code, d, line, [
-            "for b in range(batch):",
-            f"    values[b] = {self._kernel_call(kernel)} if {line.event} else REAL(0.0)",
-            "values.sort()",
-            f"{buffer}[slot] = {select}(values[lo], values[hi])",
-        ])
-
-    def fold_dense_step(self, code, d: int) -> None:
-        """``on_step`` for every synapse and sample, reduced over the batch (row by row)."""
-        buffer = self.buffer("step")
-        states = list(self.rule.spec.state)
-        arrays = {var: self.g.arg(f"l{self.k}_{var}", ("state", ("rule", self.proj.name, var))) for var in states}
-        results = [f"{arrays[var]}[b, syn]" for var in states] + ["term"]
-        call = self._kernel_call("on_step", {var: f"{arrays[var]}[b, syn]" for var in states})
-        line = self._line("pre")
+        k = self.k
+        exprs = self.event_exprs(f"{self.w}[ip, jq]")
+        if "post" in self.terms:
+            self._column_events(code, d)
+            code(d, f"for jq in numba.prange({self.n_post}):")
+            self._fold_column(code, d + 1, self.kernel_call("on_post", exprs))
         code(d, f"for ip in numba.prange({self.n_pre}):")
-        if self.dense:
-            code(d + 1, f"row = ip * {self.n_post}")
-        if self.reduction.spec.cls.quantile is not None:
-            select = self.g.kernel(f"l{self.k}_select", self.reduction, "select")
-            quantile = literal(self.reduction.spec.cls.quantile)
-            code(d + 1, "values = np.empty(batch, REAL)")
-            code(d + 1, f"lo = int(np.floor({quantile} * (batch - 1)))")
-            code(d + 1, f"hi = int(np.ceil({quantile} * (batch - 1)))")
-            self._loop(code, d + 1, line, [
-                "for b in range(batch):",
-                f"    {', '.join(results)} = {call}",
-                "    values[b] = term",
-                "values.sort()",
-                f"{buffer}[slot] = {select}(values[lo], values[hi])",
-            ])
+        d += 1
+        code(d, "pre_hit = False")
+        if "pre" in self.terms:
+            loop = (f"for jq in range({self.n_post}):", [])
+            self.fold_line(code, d, f"{self.src}[b, ip]", loop, f"l{k}_pre[ip, jq]", self.kernel_call("on_pre", exprs), "pre_hit")
+        if "step" in self.terms:
+            state = {var: f"l{k}_{var}_3d[b, ip, jq]" for var in self.states}
+            self.fold_step(code, d, (f"for jq in range({self.n_post}):", []), f"l{k}_step[ip, jq]", state, exprs)
+        if "post" in self.terms:  # this row's post values, column-major to row order
+            code(d, "for c in range(n_cols):")
+            code(d + 1, f"jq = l{k}_cols[c]")
+            code(d + 1, f"l{k}_post_rows[ip, jq] = l{k}_post[jq, ip]")
+        code(d, "if deferred:")
+        self._apply_row(code, d + 1, deferred=True)
+        code(d, "else:")
+        self._apply_row(code, d + 1, deferred=False)
+
+    def _column_events(self, code, d: int) -> None:
+        """Per target, the samples in which it spiked, in batch order (a counting sort of the
+        samples' spike lists), and the targets with any."""
+        k = self.k
+        code(d, f"l{k}_col_ptr[:] = 0")
+        code(d, "for b in range(batch):")
+        code(d + 1, f"for c in range(l{k}_n_spikes[b]):")
+        code(d + 2, f"l{k}_col_ptr[l{k}_spikes[b, c] + 1] += 1")
+        code(d, "n_cols = 0")
+        code(d, f"for j in range({self.n_post}):")
+        code(d + 1, f"if l{k}_col_ptr[j + 1] > 0:")
+        code(d + 2, f"l{k}_cols[n_cols] = j")
+        code(d + 2, "n_cols += 1")
+        code(d + 1, f"l{k}_col_ptr[j + 1] += l{k}_col_ptr[j]")
+        code(d, f"fill = l{k}_col_ptr[:-1].copy()")
+        code(d, "for b in range(batch):")
+        code(d + 1, f"for c in range(l{k}_n_spikes[b]):")
+        code(d + 2, f"j = l{k}_spikes[b, c]")
+        code(d + 2, f"l{k}_col_samples[fill[j]] = b")
+        code(d + 2, "fill[j] += 1")
+
+    def _fold_column(self, code, d: int, term: str) -> None:
+        """Fold column ``jq``'s ``on_post`` terms over its event samples, per the mode."""
+        k, slot = self.k, f"l{self.k}_post[jq, ip]"
+        first, last = f"l{k}_col_ptr[jq]", f"l{k}_col_ptr[jq + 1]"
+        code(d, f"if {first} == {last}:")
+        code(d + 1, "continue")
+        rows = f"for ip in range({self.n_pre}):"
+        if self.mode in ("quantile", "ordered"):  # every sample, 0 where silent
+            event = f"{self.tgt}[b, jq]"
+            self.fold_line(code, d, event, (rows, []), slot, term, "column_hit")
             return
-        combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine")
-        finish = self.g.kernel(f"l{self.k}_finish", self.reduction, "finish")
-        self._loop(code, d + 1, line, [f"{buffer}[slot] = REAL({literal(self.reduction.spec.cls.identity)})"])
-        code(d + 1, "for b in range(batch):")
-        self._loop(code, d + 2, line, [f"{', '.join(results)} = {call}", f"{buffer}[slot] = {combine}({buffer}[slot], term)"])
-        self._loop(code, d + 1, line, [f"{buffer}[slot] = {finish}({buffer}[slot], REAL(batch))"])
+        combine = self.g.kernel(f"l{k}_combine", self.reduction, "combine")
+        code(d, f"b = l{k}_col_samples[{first}]")
+        code(d, rows)
+        code(d + 1, f"{slot} = {combine}({self.identity()}, {term})")
+        code(d, f"for e in range({first} + 1, {last}):")
+        code(d + 1, f"b = l{k}_col_samples[e]")
+        code(d + 1, rows)
+        code(d + 2, f"{slot} = {combine}({slot}, {term})")
+        if self.mode == "idempotent":  # silent samples enter once, as a single 0
+            code(d, f"if {last} - {first} < batch:")
+            code(d + 1, rows)
+            code(d + 2, f"{slot} = {combine}({slot}, REAL(0.0))")
+        finish = self.finish()
+        if finish is not None:
+            code(d, rows)
+            code(d + 1, f"{slot} = {finish}({slot}, REAL(batch))")
 
-    def _term_value(self, term: str) -> tuple[str, str]:
-        """(touched condition, value expression) of a term at synapse ``syn`` (row ``ip``)."""
-        if term == "step":
-            return "True", f"{self.buffer('step')}[syn]"
-        if term == "pre":
-            return f"{self.buffer('pre')}_hit[ip]", f"{self.buffer('pre')}[syn]"
-        slot = f"jq * {self.n_pre} + ip" if self.dense else "syn"
-        return f"{self.buffer('post')}_hit[jq]", f"{self.buffer('post')}[{slot}]"
+    def _values(self, whole_row: bool) -> list[str]:
+        k, lines = self.k, []
+        if "pre" in self.terms:
+            lines.append(f"pre_value = l{k}_pre[ip, jq] if pre_hit else REAL(0.0)" if whole_row else "pre_value = REAL(0.0)")
+        if "post" in self.terms:
+            lines.append(f"post_value = l{k}_post_rows[ip, jq] if l{k}_col_ptr[jq + 1] > l{k}_col_ptr[jq] else REAL(0.0)")
+        if "step" in self.terms:
+            lines.append(f"step_value = l{k}_step[ip, jq]")
+        return lines
 
-    def apply(self, code, d: int) -> None:
-        """Touched synapses take ``apply``, decay and bounds now, or (deferred) add to totals."""
-        line = self._line("pre")
-        values = {term: self._term_value(term) for term in self.terms}
-        touched = " or ".join(cond for cond, _ in values.values()) or "False"
-        body = [f"touched = {touched} or {self.decay} != 0"]
-        for term, (cond, value) in values.items():
-            body.append(f"{term}_value = {value} if {cond} else REAL(0.0)")
-        body += [
-            "if touched and deferred:",
-            *(f"    l{self.k}_total_{term}[syn] += {term}_value" for term in self.terms),
-            "elif touched:",
-            f"    {self._weight()} = {self._new_weight({t: f'{t}_value' for t in self.terms}, '1')}",
-        ]
-        code(d, f"for ip in numba.prange({self.n_pre}):")
-        if self.dense:
-            code(d + 1, f"row = ip * {self.n_post}")
-        self._loop(code, d + 1, line, body)
+    def _update(self, deferred: bool) -> list[str]:
+        if deferred:
+            return [f"l{self.k}_total_{t}[ip, jq] += {t}_value" for t in self.terms]
+        new = self.new_weight(f"{self.w}[ip, jq]", {t: f"{t}_value" for t in self.terms}, None)
+        return [f"{self.w}[ip, jq] = {new}"]
 
-    def _new_weight(self, terms: dict[str, str], repeats: str) -> str:
-        call = self.g.call_kernel(f"l{self.k}", ("rule", self.k), self.rule, "apply", {"w": self._weight(), "dt": "dt", **terms}, {})
-        return f"bounded({call}, {self.decay}, {repeats}, {self.wmin}, {self.wmax})"
+    def _apply_row(self, code, d: int, deferred: bool) -> None:
+        """Synapses with an event: the whole row if the source spiked (or with ``on_step`` or a
+        weight decay), else the columns of targets that spiked."""
+        whole = ["True" if "step" in self.terms else "", "pre_hit" if "pre" in self.terms else "", f"{self.decay} != 0"]
+        code(d, f"if {' or '.join(c for c in whole if c)}:")
+        code(d + 1, f"for jq in range({self.n_post}):")
+        for text in self._values(True) + self._update(deferred):
+            code(d + 2, text)
+        if "post" in self.terms:
+            code(d, "else:")
+            code(d + 1, "for c in range(n_cols):")
+            code(d + 2, f"jq = l{self.k}_cols[c]")
+            for text in self._values(False) + self._update(deferred):
+                code(d + 2, text)
 
     def finish_deferred(self, code, d: int) -> None:
         """End of a deferred run: every synapse takes ``apply`` with the summed terms."""
-        line = self._line("pre")
-        terms = {term: f"l{self.k}_total_{term}[syn]" for term in self.terms}
+        terms = {t: f"l{self.k}_total_{t}[ip, jq]" for t in self.terms}
         code(d, f"for ip in numba.prange({self.n_pre}):")
-        if self.dense:
-            code(d + 1, f"row = ip * {self.n_post}")
-        self._loop(code, d + 1, line, [f"{self._weight()} = {self._new_weight(terms, 'steps')}"])
+        code(d + 1, f"for jq in range({self.n_post}):")
+        code(d + 2, f"{self.w}[ip, jq] = {self.new_weight(f'{self.w}[ip, jq]', terms, 'steps')}")
 
-    @staticmethod
-    def _loop(code, d: int, line: _Line, body: list[str]) -> None:
-        for header in line.loop:
-            code(d, header)
-        for text in body:
-            code(d + 1, text)
+
+class SparseLearning(LearningCode):
+    """A sparse (CSR) projection: buffers by synapse; columns through the CSC view."""
+
+    def shape(self, term: str) -> str:
+        return f"{self.w}.size"
+
+    def allocate(self, code, d: int) -> None:
+        k = self.k
+        for term in self.terms:
+            code(d, f"l{k}_{term} = np.empty({self.w}.size, REAL)")
+            code(d, f"l{k}_total_{term} = np.zeros({self.w}.size if deferred else 0, REAL)")
+        if "pre" in self.terms:
+            code(d, f"l{k}_pre_hit = np.zeros({self.n_pre}, np.bool_)")
+        if "post" in self.terms:
+            code(d, f"l{k}_post_hit = np.zeros({self.n_post}, np.bool_)")
+
+    def _row(self) -> tuple[str, list[str]]:
+        indptr = self.g.arg(f"k{self.k}_indptr", ("static", self.k, "indptr"))
+        indices = self.g.arg(f"k{self.k}_indices", ("static", self.k, "indices"))
+        return f"for syn in range({indptr}[ip], {indptr}[ip + 1]):", [f"jq = {indices}[syn]"]
+
+    def _column(self) -> tuple[str, list[str]]:
+        col_ptr = self.g.arg(f"k{self.k}_col_ptr", ("static", self.k, "col_ptr"))
+        col_syn = self.g.arg(f"k{self.k}_col_syn", ("static", self.k, "col_syn"))
+        syn_row = self.g.arg(f"k{self.k}_syn_row", ("static", self.k, "syn_row"))
+        return f"for c in range({col_ptr}[jq], {col_ptr}[jq + 1]):", [f"syn = {col_syn}[c]", f"ip = {syn_row}[syn]"]
+
+    def step(self, code, d: int) -> None:
+        k = self.k
+        exprs = self.event_exprs(f"{self.w}[syn]")
+        if "pre" in self.terms:
+            code(d, f"for ip in numba.prange({self.n_pre}):")
+            self.fold_line(code, d + 1, f"{self.src}[b, ip]", self._row(), f"l{k}_pre[syn]", self.kernel_call("on_pre", exprs), f"l{k}_pre_hit[ip]")
+        if "post" in self.terms:
+            code(d, f"for jq in numba.prange({self.n_post}):")
+            self.fold_line(code, d + 1, f"{self.tgt}[b, jq]", self._column(), f"l{k}_post[syn]", self.kernel_call("on_post", exprs), f"l{k}_post_hit[jq]")
+        if "step" in self.terms:
+            code(d, f"for ip in numba.prange({self.n_pre}):")
+            state = {var: f"{array}[b, syn]" for var, array in self.states.items()}
+            self.fold_step(code, d + 1, self._row(), f"l{k}_step[syn]", state, exprs)
+        header, prelude = self._row()
+        touched = [f"l{k}_pre_hit[ip]" if "pre" in self.terms else "", f"l{k}_post_hit[jq]" if "post" in self.terms else "",
+                   "True" if "step" in self.terms else "", f"{self.decay} != 0"]
+        values = {
+            "pre": f"pre_value = l{k}_pre[syn] if l{k}_pre_hit[ip] else REAL(0.0)",
+            "post": f"post_value = l{k}_post[syn] if l{k}_post_hit[jq] else REAL(0.0)",
+            "step": f"step_value = l{k}_step[syn]",
+        }
+        new = self.new_weight(f"{self.w}[syn]", {t: f"{t}_value" for t in self.terms}, None)
+        code(d, f"for ip in numba.prange({self.n_pre}):")
+        code(d + 1, header)
+        for text in [*prelude, *(values[t] for t in self.terms), f"if {' or '.join(c for c in touched if c)}:"]:
+            code(d + 2, text)
+        code(d + 3, "if deferred:")
+        for t in self.terms:
+            code(d + 4, f"l{k}_total_{t}[syn] += {t}_value")
+        code(d + 3, "else:")
+        code(d + 4, f"{self.w}[syn] = {new}")
+
+    def finish_deferred(self, code, d: int) -> None:
+        """End of a deferred run: every synapse takes ``apply`` with the summed terms."""
+        terms = {t: f"l{self.k}_total_{t}[syn]" for t in self.terms}
+        header, prelude = self._row()
+        code(d, f"for ip in numba.prange({self.n_pre}):")
+        code(d + 1, header)
+        for text in [*prelude, f"{self.w}[syn] = {self.new_weight(f'{self.w}[syn]', terms, 'steps')}"]:
+            code(d + 2, text)
