@@ -39,6 +39,8 @@ class Population:
     """Initial-value overrides of state variables: float64 arrays of shape () or (n,)."""
     is_input: bool
     trace: Trace | None = None
+    reductions: Mapping[str, Any] = field(default_factory=dict)
+    """Shared state variable -> reduction (name or class) replacing the model's declared one."""
 
     @property
     def kind(self) -> str:
@@ -112,13 +114,16 @@ class Network:
         params: Mapping[str, Any] | None = None,
         init: Mapping[str, Any] | None = None,
         trace: Trace | None = None,
+        reductions: Mapping[str, Any] | None = None,
     ) -> Population:
         """Add ``n`` neurons of a neuron model (registered name or ``NeuronModel`` class).
 
         ``params`` overrides parameter defaults and ``init`` initial state values, each with a
         scalar or an array of shape (n,). ``trace`` gives the population a spike trace.
+        ``reductions`` chooses, per shared state variable, how the batch's changes are combined
+        (e.g. ``{"theta": "max"}``; default: the model's declaration).
         """
-        return self._add(name, n, model, params, init, False, trace)
+        return self._add(name, n, model, params, init, False, trace, reductions)
 
     def add_input(
         self,
@@ -227,7 +232,7 @@ class Network:
 
         return Simulation(self, backend=backend, dtype=dtype, batch_size=batch_size, seed=seed)
 
-    def _add(self, name, n, model, params, init, is_input, trace) -> Population:
+    def _add(self, name, n, model, params, init, is_input, trace, reductions=None) -> Population:
         if not isinstance(name, str) or not name.isidentifier():
             raise ConfigError(f"population name must be a Python identifier, got {name!r}")
         if name in self.populations:
@@ -240,6 +245,14 @@ class Network:
             raise ConfigError(f"population {name!r}: trace must be a pysnn.Trace, got {trace!r}")
         if trace is not None and is_input and spec.cls.output != "spike":
             raise ConfigError(f"population {name!r}: an analog input has no spikes to trace")
+        reductions = dict(reductions or {})
+        for var, reduction in reductions.items():
+            if var not in spec.shared_state:
+                raise ConfigError(
+                    f"population {name!r}: reductions[{var!r}]: {spec.label} has no shared state variable {var!r}; "
+                    f"shared ones: {', '.join(spec.shared_state) or 'none'}"
+                )
+            registry.spec_for("reduction", reduction)
         pop = Population(
             name,
             n,
@@ -248,6 +261,7 @@ class Network:
             values(spec, init, n, "init", name),
             is_input,
             trace,
+            reductions,
         )
         self.populations[name] = pop
         return pop

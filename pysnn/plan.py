@@ -158,7 +158,7 @@ def build_plan(network: Network, dtype: str, seed: int) -> Plan:
     for index, pop in enumerate(network.populations.values()):
         bound = _bind(pop.spec(), pop.params, pop.n, network.dt, dtype)
         reductions = {
-            var: _bind(registry.load("reduction", s.reduction), {}, 1, network.dt, dtype)
+            var: _bind(registry.spec_for("reduction", pop.reductions.get(var, s.reduction)), {}, 1, network.dt, dtype)
             for var, s in bound.spec.state.items()
             if s.shared
         }
