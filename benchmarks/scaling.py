@@ -9,19 +9,24 @@ Parts (``--parts``, default all):
   (benchmarks/time_to_first_step.py): cold with an empty PYSNN_CACHE_DIR, then warm on the same dir.
 - ``handwritten``: the hand-written kernel of benchmarks/handwritten.py vs pysnn numba-cpu at
   n_out 1000, batch 1 and 64, 1 and 2 threads; the runs alternate so machine noise hits both.
+- ``overhead`` (with ``--stdp``): numba-cpu with PostPre vs the same run without learning, at
+  n_out 1000, batch 1 and 64, 1 and 2 threads, interleaved.
 - ``bindsnet``: benchmarks/bindsnet_scaling.py (2 torch threads) for n_out 100 and 1000 in the
   BindsNET venv, if its python exists, and the ratio BindsNET / pysnn numba-cpu (2 threads).
 
-``--quick``: n_out {100, 1000}, batch {1, 8, 64}, repeats 1, BindsNET only at batch 1 and 64.
+``--stdp``: the paper's STDP variant (traces, PostPre nu = (1e-4, 1e-2)) in the pysnn and
+BindsNET parts; n_out {100, 1000} by default. ``--quick``: n_out {100, 1000}, batch {1, 8, 64},
+repeats 1, BindsNET only at batch 1 and 64.
 
 Usage:
 
-    python benchmarks/scaling.py [--quick] [--out FILE.jsonl] [--repeats 3] [--no-bindsnet]
+    python benchmarks/scaling.py [--quick] [--stdp] [--out FILE.jsonl] [--repeats 3] [--no-bindsnet]
         [--bindsnet-python PATH] [--bindsnet-timeout 600] [--numpy-cutoff 10] [--parts pysnn,...]
         [--n-out 100,1000] [--batch 1,8] [--steps 1000]
 
 Every measurement is also written to --out as one JSON object per line (``"kind"``: header,
-pysnn, first-step, handwritten or bindsnet); skipped configurations carry ``"skipped": true``.
+pysnn, first-step, handwritten, learning-overhead or bindsnet); skipped configurations carry
+``"skipped": true``.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from handwritten import run_handwritten  # noqa: E402
 
-PARTS = ("pysnn", "first-step", "handwritten", "bindsnet")
+PARTS = ("pysnn", "first-step", "handwritten", "overhead", "bindsnet")
 BINDSNET_PYTHON = "/work/venvs/bindsnet/bin/python"
 
 
@@ -80,21 +85,24 @@ def header(rec: Recorder) -> None:
 class PysnnTimer:
     """pysnn timings (via pysnn.experiments.scaling), one compiled simulation per (backend, n_out)."""
 
-    def __init__(self, steps: int) -> None:
-        self.steps, self.sims, self.results = steps, {}, {}
+    def __init__(self, steps: int, stdp: bool) -> None:
+        self.steps, self.stdp, self.sims, self.results = steps, stdp, {}, {}
 
-    def sim(self, backend: str, n_out: int):
-        if (backend, n_out) not in self.sims:
-            self.sims[backend, n_out] = scaling_network(n_out).compile(backend=backend, dtype="float32")
-        return self.sims[backend, n_out]
+    def sim(self, backend: str, n_out: int, stdp: bool | None = None):
+        stdp = self.stdp if stdp is None else stdp
+        if (backend, n_out, stdp) not in self.sims:
+            self.sims[backend, n_out, stdp] = scaling_network(n_out, stdp=stdp).compile(backend=backend, dtype="float32")
+        return self.sims[backend, n_out, stdp]
 
-    def time(self, backend: str, threads: int | None, n_out: int, batch: int, repeats: int) -> Timing:
+    def time(self, backend: str, threads: int | None, n_out: int, batch: int, repeats: int, stdp: bool | None = None) -> Timing:
+        stdp = self.stdp if stdp is None else stdp
         if threads:
             numba.set_num_threads(threads)
-        seconds, rate = time_runs(self.sim(backend, n_out), input_rates(batch), self.steps, repeats)
-        timing = Timing(backend, n_out, batch, self.steps, seconds, rate)
-        best = self.results.get((backend, threads, n_out, batch))
-        self.results[backend, threads, n_out, batch] = timing if best is None or timing.seconds < best.seconds else best
+        seconds, rate = time_runs(self.sim(backend, n_out, stdp), input_rates(batch), self.steps, repeats)
+        timing = Timing(backend, stdp, n_out, batch, self.steps, seconds, rate)
+        key = (backend, threads, n_out, batch, stdp)
+        best = self.results.get(key)
+        self.results[key] = timing if best is None or timing.seconds < best.seconds else best
         return timing
 
 
@@ -106,8 +114,8 @@ def pysnn_part(rec: Recorder, timer: PysnnTimer, args) -> None:
             too_slow = None
             for batch in args.batch:
                 if too_slow is not None:
-                    rec.record("pysnn", backend=backend, threads=threads, n_out=n_out, batch=batch, steps=args.steps, skipped=True)
-                    print(f"| {backend} | {n_out} | {batch} | skipped (a run took {too_slow:.1f} s) | | |", flush=True)
+                    rec.record("pysnn", backend=backend, threads=threads, n_out=n_out, batch=batch, steps=args.steps, stdp=args.stdp, skipped=True)
+                    print(f"| {backend} | {'PostPre' if args.stdp else 'none'} | {n_out} | {batch} | skipped (a run took {too_slow:.1f} s) | | |", flush=True)
                     continue
                 t = timer.time(backend, threads, n_out, batch, args.repeats)
                 rec.record("pysnn", **t.as_dict(), threads=threads, repeats=args.repeats)
@@ -154,10 +162,10 @@ def bindsnet_part(rec: Recorder, timer: PysnnTimer, args, n_outs, batches) -> No
     print("| n_out | batch | BindsNET s | pysnn s | BindsNET / pysnn |\n|---:|---:|---:|---:|---:|")
     command = [args.bindsnet_python, str(HERE / "bindsnet_scaling.py"), "--n-out", ",".join(map(str, n_outs)),
                "--batch", ",".join(map(str, batches)), "--steps", str(args.steps), "--repeats", str(args.repeats),
-               "--threads", str(threads), "--timeout-seconds", str(args.bindsnet_timeout)]
+               "--threads", str(threads), "--timeout-seconds", str(args.bindsnet_timeout)] + (["--stdp"] if args.stdp else [])
     for n_out in n_outs:  # pysnn counterparts missing from this run's grid, measured before BindsNET runs
         for batch in batches:
-            if ("numba-cpu", threads, n_out, batch) not in timer.results:
+            if ("numba-cpu", threads, n_out, batch, args.stdp) not in timer.results:
                 timer.time("numba-cpu", threads, n_out, batch, args.repeats)
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
         for line in proc.stdout:
@@ -169,12 +177,33 @@ def bindsnet_part(rec: Recorder, timer: PysnnTimer, args, n_outs, batches) -> No
                 rec.record("bindsnet", **{k: v for k, v in b.items() if k != "simulator"})
                 print(f"| {n_out} | {batch} | skipped (budget spent) | | |", flush=True)
                 continue
-            pysnn = timer.results["numba-cpu", threads, n_out, batch]
+            pysnn = timer.results["numba-cpu", threads, n_out, batch, args.stdp]
             ratio = b["seconds"] / pysnn.seconds
             rec.record("bindsnet", **{k: v for k, v in b.items() if k != "simulator"}, pysnn_seconds=pysnn.seconds, ratio=ratio)
             print(f"| {n_out} | {batch} | {b['seconds']:.4f} | {pysnn.seconds:.4f} | {ratio:.1f} |", flush=True)
     if proc.returncode:
         print(f"\n(bindsnet_scaling.py exited with status {proc.returncode})")
+
+
+def overhead_part(rec: Recorder, timer: PysnnTimer, args, n_out: int = 1000, batches=(1, 64)) -> None:
+    """Learning vs no learning, same network and inputs, single runs interleaved."""
+    print(f"\n## numba-cpu: PostPre learning vs none (n_out {n_out}, {args.steps} steps, interleaved)\n")
+    print("| threads | batch | none s | PostPre s | PostPre / none | rate none (Hz) | rate PostPre (Hz) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for threads in args.threads:
+        for batch in batches:
+            best = {False: np.inf, True: np.inf}
+            rates = {}
+            for _ in range(args.repeats):
+                for stdp in (False, True):
+                    t = timer.time("numba-cpu", threads, n_out, batch, 1, stdp)
+                    best[stdp], rates[stdp] = min(best[stdp], t.seconds), t.output_rate
+            ratio = best[True] / best[False]
+            rec.record("learning-overhead", n_out=n_out, batch=batch, threads=threads, steps=args.steps,
+                       plain_seconds=best[False], stdp_seconds=best[True], ratio=ratio,
+                       plain_output_rate=rates[False], stdp_output_rate=rates[True])
+            print(f"| {threads} | {batch} | {best[False]:.4f} | {best[True]:.4f} | {ratio:.2f} | "
+                  f"{rates[False]:.1f} | {rates[True]:.1f} |", flush=True)
 
 
 def main() -> None:
@@ -194,23 +223,26 @@ def main() -> None:
     parser.add_argument("--bindsnet-python", default=BINDSNET_PYTHON, help=f"python of the BindsNET venv (default {BINDSNET_PYTHON})")
     parser.add_argument("--bindsnet-timeout", type=float, default=600.0, help="total seconds for the BindsNET runs")
     parser.add_argument("--no-bindsnet", action="store_true", help="skip BindsNET")
+    parser.add_argument("--stdp", action="store_true", help="the STDP variant (PostPre) for the pysnn and BindsNET parts")
     args = parser.parse_args()
     if unknown := set(args.parts) - set(PARTS):
         parser.error(f"unknown parts {sorted(unknown)}; choose from {','.join(PARTS)}")
     args.repeats = args.repeats or (1 if args.quick else 3)
-    args.n_out = args.n_out or ([100, 1000] if args.quick else [100, 1000, 10000])
+    args.n_out = args.n_out or ([100, 1000] if args.quick or args.stdp else [100, 1000, 10000])
     args.batch = args.batch or ([1, 8, 64] if args.quick else [2**k for k in range(11)])
     bindsnet_batches = [b for b in args.batch if b in (1, 64)] if args.quick else args.batch
 
     rec = Recorder(args.out)
     header(rec)
-    timer = PysnnTimer(args.steps)
+    timer = PysnnTimer(args.steps, args.stdp)
     if "pysnn" in args.parts:
         pysnn_part(rec, timer, args)
-    if "first-step" in args.parts:
+    if "first-step" in args.parts and not args.stdp:
         first_step_part(rec)
-    if "handwritten" in args.parts:
+    if "handwritten" in args.parts and not args.stdp:
         handwritten_part(rec, timer, args)
+    if "overhead" in args.parts and args.stdp:
+        overhead_part(rec, timer, args)
     if "bindsnet" in args.parts and not args.no_bindsnet:
         if Path(args.bindsnet_python).exists():
             bindsnet_part(rec, timer, args, [n for n in args.n_out if n in (100, 1000)], bindsnet_batches)

@@ -25,7 +25,7 @@ def plugins(args: argparse.Namespace) -> int:
     for entry, error in registry.report():
         status = "ok" if error is None else f"ERROR: {error}"
         broken += error is not None
-        print(f"{entry.kind:<9} {entry.name:<16} {entry.package} {entry.version:<8} {status}")
+        print(f"{entry.kind:<13} {entry.name:<24} {entry.package:<20} {entry.version:<8} {status}")
     return 1 if broken else 0
 
 
@@ -37,10 +37,18 @@ def scaling(args: argparse.Namespace) -> int:
         import numba
 
         numba.set_num_threads(args.threads)
-    print(f"scaling experiment: 100 Poisson inputs -> n_out LIF, {args.steps} steps, backend {args.backend}")
+    learning = " with PostPre STDP" if args.stdp else ""
+    print(f"scaling experiment: 100 Poisson inputs -> n_out LIF{learning}, {args.steps} steps, backend {args.backend}")
     print(TABLE_HEADER)
     run_scaling(
-        args.backend, args.n_out, args.batch, args.steps, args.repeats, args.dtype, report=lambda t: print(table_row(t), flush=True)
+        args.backend,
+        args.n_out,
+        args.batch,
+        args.steps,
+        args.repeats,
+        args.dtype,
+        args.stdp,
+        report=lambda t: print(table_row(t), flush=True),
     )
     return 0
 
@@ -61,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--repeats", type=int, default=3, help="runs per point; the best is reported")
     exp.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     exp.add_argument("--threads", type=int, default=0, help="Numba threads (default: all cores)")
+    exp.add_argument("--stdp", action="store_true", help="the paper's STDP variant (traces, PostPre learning)")
     exp.set_defaults(func=scaling)
     args = parser.parse_args(argv)
     if getattr(args, "backend", "") is None:
