@@ -292,3 +292,42 @@ def test_reward_errors(backend):
     plain = stdp_network(3, 2, np.ones((3, 2)), Learning("postpre")).compile(backend=backend)
     with pytest.raises(ConfigError, match="no learning rule of this network reads it"):
         plain.run(inputs=trains, reward=np.ones(2))
+
+
+class RootMeanSquare(pysnn.Reduction):
+    """A user reduction whose zeros must be folded in place (the default ``zero = "ordered"``)."""
+
+    @staticmethod
+    def combine(acc, x):
+        return acc + x * x
+
+    @staticmethod
+    def finish(acc, count):
+        return pysnn.kernel_math.sqrt(acc / count)
+
+
+@pytest.mark.parametrize("connectivity", ["dense", "sparse"])
+def test_user_reduction_plugin_on_both_backends(connectivity):
+    """A reduction given as a class: same bits on both backends, and the value of the
+    materialised per-sample terms (zeros included) for one step."""
+    rng = np.random.default_rng(11)
+    weights = rng.uniform(2, 9, (6, 5)) * (rng.random((6, 5)) < 0.8)
+    learning = Learning("postpre", {"nu_pre": 0.3, "nu_post": 0.7}, RootMeanSquare)
+    trains = spike_trains(rng, 12, 4, 6, 0.5)
+    results = []
+    for backend in BACKENDS:
+        sim = stdp_network(6, 5, weights, learning, connectivity).compile(backend=backend, dtype="float64")
+        sim.run(inputs={"x": trains[:11]}, learning=False)
+        w0 = sim.weights("x->y")
+        out = sim.run(inputs={"x": trains[11:]})
+        results.append(sim.weights("x->y"))
+    assert results[0].tobytes() == results[1].tobytes()
+    s_pre, s_post = out.spikes("x")[0], out.spikes("y")[0]
+    x_pre, x_post = out.state("x", "trace")[0], out.state("y", "trace")[0]
+    rms = lambda a: np.sqrt((a * a).mean(axis=0))  # noqa: E731
+    pre = rms(s_pre[:, :, None] * x_post[:, None, :])
+    post = rms(x_pre[:, :, None] * s_post[:, None, :])
+    delta = -0.3 * pre + 0.7 * post
+    expected = w0 + (delta[np.nonzero(weights)] if connectivity == "sparse" else delta)
+    np.testing.assert_allclose(results[0], expected, rtol=0, atol=1e-12)
+    assert s_pre.any() and s_post.any()
