@@ -178,7 +178,6 @@ class _Generator:
                 code(2, f"if (t + 1) % {monitor.every} == 0:")
                 code(3, f"{self.arg(f'm{m}', ('record', m))}[(t + 1) // {monitor.every} - 1, :] = p{pop.index}_{monitor.what}")
         code(1, "if deferred:")
-        code(2, "pass")
         for pop in self.plan.populations:
             if pop in shared_updates:
                 code(2, "for _ in range(steps):")

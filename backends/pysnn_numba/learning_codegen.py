@@ -16,6 +16,7 @@ their buffers by synapse, columns through the CSC view of the connectivity.
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 
 from pysnn.plan import BoundPlugin, ProjectionPlan
 from pysnn.plugin import Reduction
@@ -36,7 +37,7 @@ def learning_code(g, proj: ProjectionPlan) -> "LearningCode":
     return DenseLearning(g, proj) if proj.kind == "dense" else SparseLearning(g, proj)
 
 
-class LearningCode:
+class LearningCode(ABC):
     """Emits the learning code of one learned projection through the code generator ``g``."""
 
     def __init__(self, g, proj: ProjectionPlan) -> None:
@@ -57,6 +58,18 @@ class LearningCode:
         self.states = {var: g.arg(f"l{self.k}_{var}", ("state", ("rule", proj.name, var))) for var in self.rule.spec.state}
 
     # -- pieces -----------------------------------------------------------------------------------
+
+    @abstractmethod
+    def allocate(self, code, d: int) -> None:
+        """Buffers, before the loop over steps."""
+
+    @abstractmethod
+    def step(self, code, d: int) -> None:
+        """The learning phase of a step, after the samples ran."""
+
+    @abstractmethod
+    def finish_deferred(self, code, d: int) -> None:
+        """After the last step of a deferred run."""
 
     def sample_hook(self, code, d: int, population: int) -> None:
         """Code run per sample right after ``population`` updated (nothing by default)."""
@@ -344,9 +357,6 @@ class DenseLearning(LearningCode):
 
 class SparseLearning(LearningCode):
     """A sparse (CSR) projection: buffers by synapse; columns through the CSC view."""
-
-    def shape(self, term: str) -> str:
-        return f"{self.w}.size"
 
     def allocate(self, code, d: int) -> None:
         k = self.k

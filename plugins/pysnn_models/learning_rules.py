@@ -9,7 +9,22 @@ from pysnn import LearningRule, per_sample
 from pysnn import kernel_math as km
 
 
-class PostPre(LearningRule):
+class PairTerms(LearningRule):
+    """The pair terms of trace-based STDP: at a source spike, the target's trace; at a target
+    spike, the source's trace. Subclasses say how they change the weight (``apply``)."""
+
+    params = {"nu_pre": 1e-4, "nu_post": 1e-2}
+
+    @staticmethod
+    def on_pre(x_post):
+        return x_post
+
+    @staticmethod
+    def on_post(x_pre):
+        return x_pre
+
+
+class PostPre(PairTerms):
     """Pair-based STDP (BindsNET's ``PostPre``).
 
     ``w -= nu_pre * reduce(s_pre * x_post)``, then ``w += nu_post * reduce(x_pre * s_post)``:
@@ -17,53 +32,25 @@ class PostPre(LearningRule):
     spikes, by the source's trace.
     """
 
-    params = {"nu_pre": 1e-4, "nu_post": 1e-2}
-
-    @staticmethod
-    def on_pre(x_post):
-        return x_post
-
-    @staticmethod
-    def on_post(x_pre):
-        return x_pre
-
     @staticmethod
     def apply(w, pre, post, nu_pre, nu_post):
         return (w - nu_pre * pre) + nu_post * post
 
 
-class WeightDependentPostPre(LearningRule):
+class WeightDependentPostPre(PairTerms):
     """PostPre with soft bounds (BindsNET's ``WeightDependentPostPre``): depression scales with
     ``w - wmin`` and potentiation with ``wmax - w``, both from the weight before the update."""
 
     params = {"nu_pre": 1e-4, "nu_post": 1e-2, "wmin": 0.0, "wmax": 1.0}
 
     @staticmethod
-    def on_pre(x_post):
-        return x_post
-
-    @staticmethod
-    def on_post(x_pre):
-        return x_pre
-
-    @staticmethod
     def apply(w, pre, post, nu_pre, nu_post, wmin, wmax):
         return w + (nu_post * post * (wmax - w) - nu_pre * pre * (w - wmin))
 
 
-class Hebbian(LearningRule):
+class Hebbian(PairTerms):
     """Hebbian potentiation at both spikes: ``w += nu_pre * reduce(s_pre * x_post)``, then
     ``w += nu_post * reduce(x_pre * s_post)`` (BindsNET's ``Hebbian``)."""
-
-    params = {"nu_pre": 1e-4, "nu_post": 1e-2}
-
-    @staticmethod
-    def on_pre(x_post):
-        return x_post
-
-    @staticmethod
-    def on_post(x_pre):
-        return x_pre
 
     @staticmethod
     def apply(w, pre, post, nu_pre, nu_post):
