@@ -260,9 +260,6 @@ class _Generator:
             buffer = self.arg(f"m{m}", ("record", m))
             target = f"{buffer}[b, j] +=" if monitor.what == "spike_counts" else f"{buffer}[t, b, j] ="
             code(d + 1, f"{target} {output}[b, j]")
-        if coupled:
-            for learning in self.learning:
-                learning.sample_hook(code, d, i)
         for m, monitor in self._state_monitors(pop, shared=False):
             array = self.trace(pop) if monitor.what == "trace" else f"p{i}_{monitor.what}"
             code(d, f"if (t + 1) % {monitor.every} == 0:")

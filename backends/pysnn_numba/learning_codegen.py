@@ -7,9 +7,10 @@ NumPy reference bit for bit.
 
 Events are folded per *line*: a source row for ``on_pre``, a target column for ``on_post``; the
 lines run in parallel. Dense projections keep 2-D buffers (``pre`` row-major, ``post``
-column-major so that a column's fold is contiguous), transpose the columns that had events into a
-row-major scratch, and apply row by row: the whole row where the source spiked, else only the
-columns of targets that spiked, so that the cost follows the events. Sparse projections index
+column-major so that a column's fold is contiguous; 1-D buffers indexed with offsets keep Numba
+from vectorising inside parallel loops), gather each row's post values into row order, and apply
+row by row: the whole row where the source spiked, else only the columns of targets that
+spiked, so that the cost follows the events. Sparse projections index
 their buffers by synapse, columns through the CSC view of the connectivity.
 """
 
@@ -22,6 +23,8 @@ from pysnn.plan import BoundPlugin, ProjectionPlan
 from pysnn.plugin import Reduction
 
 TERMS = {"on_pre": "pre", "on_post": "post", "on_step": "step"}
+BLOCK = 16
+"""Target columns per task of a dense projection's column loop."""
 
 
 def literal(value: float) -> str:
@@ -70,9 +73,6 @@ class LearningCode(ABC):
     @abstractmethod
     def finish_deferred(self, code, d: int) -> None:
         """After the last step of a deferred run."""
-
-    def sample_hook(self, code, d: int, population: int) -> None:
-        """Code run per sample right after ``population`` updated (nothing by default)."""
 
     def kernel_call(self, kernel: str, exprs: dict[str, str]) -> str:
         """Call of a rule kernel with the special-argument expressions it reads."""
@@ -208,12 +208,12 @@ class LearningCode(ABC):
 class DenseLearning(LearningCode):
     """A dense projection, in two parallel loops per step.
 
-    1. Over target columns: each column folds the ``on_post`` terms of the samples in which its
-       target spiked (found through per-sample spike lists), contiguously into a column-major
-       buffer.
+    1. Over blocks of BLOCK target columns: the block scans each sample's spikes of its targets
+       (BLOCK contiguous bytes per sample) and folds, sample by sample, the ``on_post`` terms of
+       the targets that spiked, contiguously into a column-major buffer.
     2. Over source rows: the row folds its ``on_pre`` terms (contiguous), gathers its ``post``
-       values of the columns that had events into row order, and applies: the whole row if its
-       source spiked (or with ``on_step`` or a weight decay), else only those columns.
+       values of the columns that had events into row order, and applies: to the whole row if
+       its source spiked (or with ``on_step`` or a weight decay), else to those columns only.
     """
 
     def allocate(self, code, d: int) -> None:
@@ -224,31 +224,21 @@ class DenseLearning(LearningCode):
             code(d, f"l{k}_total_{term} = np.zeros(({self.n_pre} if deferred else 0, {self.n_post}), REAL)")
         if "post" in self.terms:
             code(d, f"l{k}_post_rows = np.empty({rows}, REAL)")
-            code(d, f"l{k}_spikes = np.empty((batch, {self.n_post}), np.int64)")
-            code(d, f"l{k}_n_spikes = np.zeros(batch, np.int64)")
-            code(d, f"l{k}_col_ptr = np.zeros({self.n_post} + 1, np.int64)")
-            code(d, f"l{k}_col_samples = np.empty(batch * {self.n_post}, np.int64)")
+            code(d, f"l{k}_col_events = np.zeros({self.n_post}, np.int64)")
             code(d, f"l{k}_cols = np.empty({self.n_post}, np.int64)")
         for var, array in self.states.items():
             code(d, f"l{k}_{var}_3d = {array}.reshape((batch, {self.n_pre}, {self.n_post}))")
-
-    def sample_hook(self, code, d: int, population: int) -> None:
-        """After the target population updated, each sample lists the targets that spiked."""
-        if "post" in self.terms and population == self.target.index:
-            code(d, "n_spiked = 0")
-            code(d, f"for j in range({self.n_post}):")
-            code(d + 1, f"if {self.tgt}[b, j]:")
-            code(d + 2, f"l{self.k}_spikes[b, n_spiked] = j")
-            code(d + 2, "n_spiked += 1")
-            code(d, f"l{self.k}_n_spikes[b] = n_spiked")
 
     def step(self, code, d: int) -> None:
         k = self.k
         exprs = self.event_exprs(f"{self.w}[ip, jq]")
         if "post" in self.terms:
-            self._column_events(code, d)
-            code(d, f"for jq in numba.prange({self.n_post}):")
-            self._fold_column(code, d + 1, self.kernel_call("on_post", exprs))
+            self._fold_columns(code, d, self.kernel_call("on_post", exprs))
+            code(d, "n_cols = 0")
+            code(d, f"for j in range({self.n_post}):")
+            code(d + 1, f"if l{k}_col_events[j] > 0:")
+            code(d + 2, f"l{k}_cols[n_cols] = j")
+            code(d + 2, "n_cols += 1")
         code(d, f"for ip in numba.prange({self.n_pre}):")
         d += 1
         code(d, "pre_hit = False")
@@ -267,61 +257,77 @@ class DenseLearning(LearningCode):
         code(d, "else:")
         self._apply_row(code, d + 1, deferred=False)
 
-    def _column_events(self, code, d: int) -> None:
-        """Per target, the samples in which it spiked, in batch order (a counting sort of the
-        samples' spike lists), and the targets with any."""
-        k = self.k
-        code(d, f"l{k}_col_ptr[:] = 0")
-        code(d, "for b in range(batch):")
-        code(d + 1, f"for c in range(l{k}_n_spikes[b]):")
-        code(d + 2, f"l{k}_col_ptr[l{k}_spikes[b, c] + 1] += 1")
-        code(d, "n_cols = 0")
-        code(d, f"for j in range({self.n_post}):")
-        code(d + 1, f"if l{k}_col_ptr[j + 1] > 0:")
-        code(d + 2, f"l{k}_cols[n_cols] = j")
-        code(d + 2, "n_cols += 1")
-        code(d + 1, f"l{k}_col_ptr[j + 1] += l{k}_col_ptr[j]")
-        code(d, f"fill = l{k}_col_ptr[:-1].copy()")
-        code(d, "for b in range(batch):")
-        code(d + 1, f"for c in range(l{k}_n_spikes[b]):")
-        code(d + 2, f"j = l{k}_spikes[b, c]")
-        code(d + 2, f"l{k}_col_samples[fill[j]] = b")
-        code(d + 2, "fill[j] += 1")
-
-    def _fold_column(self, code, d: int, term: str) -> None:
-        """Fold column ``jq``'s ``on_post`` terms over its event samples, per the mode."""
-        k, slot = self.k, f"l{self.k}_post[jq, ip]"
-        first, last = f"l{k}_col_ptr[jq]", f"l{k}_col_ptr[jq + 1]"
-        code(d, f"if {first} == {last}:")
-        code(d + 1, "continue")
+    def _fold_columns(self, code, d: int, term: str) -> None:
+        """The column loop: fold each target's ``on_post`` terms over the samples in which it
+        spiked, in batch order, per the reduction's mode."""
+        k, slot, events = self.k, f"l{self.k}_post[jq, ip]", f"l{self.k}_col_events[jq]"
+        spiked = f"{self.tgt}[b, jq]"
         rows = f"for ip in range({self.n_pre}):"
-        if self.mode in ("quantile", "ordered"):  # every sample, 0 where silent
-            event = f"{self.tgt}[b, jq]"
-            self.fold_line(code, d, event, (rows, []), slot, term, "column_hit")
-            return
-        combine = self.g.kernel(f"l{k}_combine", self.reduction, "combine")
-        code(d, f"b = l{k}_col_samples[{first}]")
-        code(d, rows)
-        code(d + 1, f"{slot} = {combine}({self.identity()}, {term})")
-        code(d, f"for e in range({first} + 1, {last}):")
-        code(d + 1, f"b = l{k}_col_samples[e]")
-        code(d + 1, rows)
-        code(d + 2, f"{slot} = {combine}({slot}, {term})")
-        if self.mode == "idempotent":  # silent samples enter once, as a single 0
-            code(d, f"if {last} - {first} < batch:")
-            code(d + 1, rows)
-            code(d + 2, f"{slot} = {combine}({slot}, REAL(0.0))")
+        columns = "for jq in range(j0, j1):"
+        code(d, f"for block in numba.prange(({self.n_post} + {BLOCK - 1}) // {BLOCK}):")
+        d += 1
+        code(d, f"j0 = block * {BLOCK}")
+        code(d, f"j1 = min(j0 + {BLOCK}, {self.n_post})")
+        code(d, columns)
+        code(d + 1, f"{events} = 0")
+        if self.mode in ("identity", "idempotent"):  # sample by sample; the first event starts the fold
+            combine = self.g.kernel(f"l{k}_combine", self.reduction, "combine")
+            code(d, "for b in range(batch):")
+            code(d + 1, columns)
+            code(d + 2, f"if {spiked}:")
+            code(d + 3, f"if {events} == 0:")
+            code(d + 4, rows)
+            code(d + 5, f"{slot} = {combine}({self.identity()}, {term})")
+            code(d + 3, "else:")
+            code(d + 4, rows)
+            code(d + 5, f"{slot} = {combine}({slot}, {term})")
+            code(d + 3, f"{events} += 1")
+            if self.mode == "idempotent":  # silent samples enter once, as a single 0
+                code(d, columns)
+                code(d + 1, f"if 0 < {events} < batch:")
+                code(d + 2, rows)
+                code(d + 3, f"{slot} = {combine}({slot}, REAL(0.0))")
+        else:  # every sample of a column with an event, 0 where silent
+            code(d, "for b in range(batch):")
+            code(d + 1, columns)
+            code(d + 2, f"{events} += {spiked}")
+            code(d, columns)
+            code(d + 1, f"if {events} > 0:")
+            self._fold_all_samples(code, d + 2, rows, slot, term, spiked)
         finish = self.finish()
         if finish is not None:
+            code(d, columns)
+            code(d + 1, f"if {events} > 0:")
+            code(d + 2, rows)
+            code(d + 3, f"{slot} = {finish}({slot}, REAL(batch))")
+
+    def _fold_all_samples(self, code, d: int, rows: str, slot: str, term: str, spiked: str) -> None:
+        """``ordered`` or ``quantile``: every sample in batch order, 0 where it did not spike."""
+        if self.mode == "quantile":
+            select = self.g.kernel(f"l{self.k}_select", self.reduction, "select")
+            q = literal(self.cls.quantile)
+            code(d, "values = np.empty(batch, REAL)")
+            code(d, f"lo = int(np.floor({q} * (batch - 1)))")
+            code(d, f"hi = int(np.ceil({q} * (batch - 1)))")
             code(d, rows)
-            code(d + 1, f"{slot} = {finish}({slot}, REAL(batch))")
+            code(d + 1, "for b in range(batch):")
+            code(d + 2, f"values[b] = {term} if {spiked} else REAL(0.0)")
+            code(d + 1, "values.sort()")
+            code(d + 1, f"{slot} = {select}(values[lo], values[hi])")
+            return
+        combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine")
+        code(d, rows)
+        code(d + 1, f"{slot} = {self.identity()}")
+        code(d, "for b in range(batch):")
+        code(d + 1, rows)
+        code(d + 2, f"{slot} = {combine}({slot}, {term} if {spiked} else REAL(0.0))")
 
     def _values(self, whole_row: bool) -> list[str]:
         k, lines = self.k, []
         if "pre" in self.terms:
             lines.append(f"pre_value = l{k}_pre[ip, jq] if pre_hit else REAL(0.0)" if whole_row else "pre_value = REAL(0.0)")
         if "post" in self.terms:
-            lines.append(f"post_value = l{k}_post_rows[ip, jq] if l{k}_col_ptr[jq + 1] > l{k}_col_ptr[jq] else REAL(0.0)")
+            lines.append(f"post_value = l{k}_post_rows[ip, jq] if l{k}_col_events[jq] > 0 else REAL(0.0)")
         if "step" in self.terms:
             lines.append(f"step_value = l{k}_step[ip, jq]")
         return lines
