@@ -91,6 +91,15 @@ class LearningCode(ABC):
         default = inspect.getattr_static(self.cls, "finish") is inspect.getattr_static(Reduction, "finish")
         return None if default else self.g.kernel(f"l{self.k}_finish", self.reduction, "finish")
 
+    def quantile_setup(self, code, d: int) -> str:
+        """Emit a buffer for the B values of a synapse and the positions of the two values
+        around the quantile; return the ``select`` kernel."""
+        q = literal(self.cls.quantile)
+        code(d, "values = np.empty(batch, REAL)")
+        code(d, f"lo = int(np.floor({q} * (batch - 1)))")
+        code(d, f"hi = int(np.ceil({q} * (batch - 1)))")
+        return self.g.kernel(f"l{self.k}_select", self.reduction, "select")
+
     def identity(self) -> str:
         return f"REAL({literal(self.cls.identity)})"
 
@@ -115,16 +124,12 @@ class LearningCode(ABC):
                 code(depth + 1, statement)
 
         if self.mode == "quantile":
-            select = self.g.kernel(f"l{self.k}_select", self.reduction, "select")
-            q = literal(self.cls.quantile)
             code(d, "events = 0")
             code(d, "for b in range(batch):")
             code(d + 1, f"events += {event}")
             code(d, f"{hit} = events > 0")
             code(d, "if events > 0:")
-            code(d + 1, "values = np.empty(batch, REAL)")
-            code(d + 1, f"lo = int(np.floor({q} * (batch - 1)))")
-            code(d + 1, f"hi = int(np.ceil({q} * (batch - 1)))")
+            select = self.quantile_setup(code, d + 1)
             header, prelude = loop
             code(d + 1, header)
             for statement in prelude:
@@ -165,11 +170,7 @@ class LearningCode(ABC):
         call = self.kernel_call("on_step", exprs | state)
         header, prelude = loop
         if self.mode == "quantile":
-            select = self.g.kernel(f"l{self.k}_select", self.reduction, "select")
-            q = literal(self.cls.quantile)
-            code(d, "values = np.empty(batch, REAL)")
-            code(d, f"lo = int(np.floor({q} * (batch - 1)))")
-            code(d, f"hi = int(np.ceil({q} * (batch - 1)))")
+            select = self.quantile_setup(code, d)
             code(d, header)
             for statement in prelude:
                 code(d + 1, statement)
@@ -304,11 +305,7 @@ class DenseLearning(LearningCode):
     def _fold_all_samples(self, code, d: int, rows: str, slot: str, term: str, spiked: str) -> None:
         """``ordered`` or ``quantile``: every sample in batch order, 0 where it did not spike."""
         if self.mode == "quantile":
-            select = self.g.kernel(f"l{self.k}_select", self.reduction, "select")
-            q = literal(self.cls.quantile)
-            code(d, "values = np.empty(batch, REAL)")
-            code(d, f"lo = int(np.floor({q} * (batch - 1)))")
-            code(d, f"hi = int(np.ceil({q} * (batch - 1)))")
+            select = self.quantile_setup(code, d)
             code(d, rows)
             code(d + 1, "for b in range(batch):")
             code(d + 2, f"values[b] = {term} if {spiked} else REAL(0.0)")
