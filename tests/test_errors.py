@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from pysnn import ConfigError, Dense, Network, NeuronModel, OneToOne, PluginError, Sparse, per_sample
-from pysnn import kernel_math as km
 from numba.extending import overload
 
 BACKENDS = ["numpy", "numba-cpu"]
