@@ -106,14 +106,14 @@ def _where(condition, if_true, if_false):
 @overload(km.minimum)
 def _minimum(a, b):
     if _is_scalar(a, b):
-        return lambda a, b: a if (a <= b or a != a) else b
+        return lambda a, b: a if (a <= b) | (a != a) else b  # "|": no branch, so loops vectorise
     return None
 
 
 @overload(km.maximum)
 def _maximum(a, b):
     if _is_scalar(a, b):
-        return lambda a, b: a if (a >= b or a != a) else b
+        return lambda a, b: a if (a >= b) | (a != a) else b
     return None
 
 

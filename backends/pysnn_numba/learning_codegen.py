@@ -209,9 +209,9 @@ class LearningCode(ABC):
 class DenseLearning(LearningCode):
     """A dense projection, in two parallel loops per step.
 
-    1. Over blocks of BLOCK target columns: the block scans each sample's spikes of its targets
-       (BLOCK contiguous bytes per sample) and folds, sample by sample, the ``on_post`` terms of
-       the targets that spiked, contiguously into a column-major buffer.
+    1. Over blocks of BLOCK target columns: each target lists the samples in which it spiked
+       (a branch-free scan: mispredicted branches cost more than the scan) and folds their
+       ``on_post`` terms, in batch order, contiguously into a column-major buffer.
     2. Over source rows: the row folds its ``on_pre`` terms (contiguous), gathers its ``post``
        values of the columns that had events into row order, and applies: to the whole row if
        its source spiked (or with ``on_step`` or a weight decay), else to those columns only.
@@ -226,6 +226,7 @@ class DenseLearning(LearningCode):
         if "post" in self.terms:
             code(d, f"l{k}_post_rows = np.empty({rows}, REAL)")
             code(d, f"l{k}_col_events = np.zeros({self.n_post}, np.int64)")
+            code(d, f"l{k}_samples = np.empty(({self.n_post}, batch), np.int64)")
             code(d, f"l{k}_cols = np.empty({self.n_post}, np.int64)")
         for var, array in self.states.items():
             code(d, f"l{k}_{var}_3d = {array}.reshape((batch, {self.n_pre}, {self.n_post}))")
@@ -259,48 +260,39 @@ class DenseLearning(LearningCode):
         self._apply_row(code, d + 1, deferred=False)
 
     def _fold_columns(self, code, d: int, term: str) -> None:
-        """The column loop: fold each target's ``on_post`` terms over the samples in which it
-        spiked, in batch order, per the reduction's mode."""
+        """The column loop: each target lists the samples in which it spiked (a branch-free
+        scan), then folds its ``on_post`` terms over them in batch order, per the mode."""
         k, slot, events = self.k, f"l{self.k}_post[jq, ip]", f"l{self.k}_col_events[jq]"
-        spiked = f"{self.tgt}[b, jq]"
         rows = f"for ip in range({self.n_pre}):"
-        columns = "for jq in range(j0, j1):"
         code(d, f"for block in numba.prange(({self.n_post} + {BLOCK - 1}) // {BLOCK}):")
-        d += 1
-        code(d, f"j0 = block * {BLOCK}")
-        code(d, f"j1 = min(j0 + {BLOCK}, {self.n_post})")
-        code(d, columns)
-        code(d + 1, f"{events} = 0")
-        if self.mode in ("identity", "idempotent"):  # sample by sample; the first event starts the fold
+        code(d + 1, f"for jq in range(block * {BLOCK}, min(block * {BLOCK} + {BLOCK}, {self.n_post})):")
+        d += 2
+        code(d, "n = 0")
+        code(d, "for b in range(batch):")
+        code(d + 1, f"l{k}_samples[jq, n] = b")
+        code(d + 1, f"n += {self.tgt}[b, jq]")
+        code(d, f"{events} = n")
+        code(d, "if n == 0:")
+        code(d + 1, "continue")
+        if self.mode not in ("identity", "idempotent"):  # every sample, 0 where silent
+            self._fold_all_samples(code, d, rows, slot, term, f"{self.tgt}[b, jq]")
+        else:  # the listed samples only; the first starts from the identity
             combine = self.g.kernel(f"l{k}_combine", self.reduction, "combine")
-            code(d, "for b in range(batch):")
-            code(d + 1, columns)
-            code(d + 2, f"if {spiked}:")
-            code(d + 3, f"if {events} == 0:")
-            code(d + 4, rows)
-            code(d + 5, f"{slot} = {combine}({self.identity()}, {term})")
-            code(d + 3, "else:")
-            code(d + 4, rows)
-            code(d + 5, f"{slot} = {combine}({slot}, {term})")
-            code(d + 3, f"{events} += 1")
+            code(d, f"b = l{k}_samples[jq, 0]")
+            code(d, rows)
+            code(d + 1, f"{slot} = {combine}({self.identity()}, {term})")
+            code(d, "for e in range(1, n):")
+            code(d + 1, f"b = l{k}_samples[jq, e]")
+            code(d + 1, rows)
+            code(d + 2, f"{slot} = {combine}({slot}, {term})")
             if self.mode == "idempotent":  # silent samples enter once, as a single 0
-                code(d, columns)
-                code(d + 1, f"if 0 < {events} < batch:")
-                code(d + 2, rows)
-                code(d + 3, f"{slot} = {combine}({slot}, REAL(0.0))")
-        else:  # every sample of a column with an event, 0 where silent
-            code(d, "for b in range(batch):")
-            code(d + 1, columns)
-            code(d + 2, f"{events} += {spiked}")
-            code(d, columns)
-            code(d + 1, f"if {events} > 0:")
-            self._fold_all_samples(code, d + 2, rows, slot, term, spiked)
+                code(d, "if n < batch:")
+                code(d + 1, rows)
+                code(d + 2, f"{slot} = {combine}({slot}, REAL(0.0))")
         finish = self.finish()
         if finish is not None:
-            code(d, columns)
-            code(d + 1, f"if {events} > 0:")
-            code(d + 2, rows)
-            code(d + 3, f"{slot} = {finish}({slot}, REAL(batch))")
+            code(d, rows)
+            code(d + 1, f"{slot} = {finish}({slot}, REAL(batch))")
 
     def _fold_all_samples(self, code, d: int, rows: str, slot: str, term: str, spiked: str) -> None:
         """``ordered`` or ``quantile``: every sample in batch order, 0 where it did not spike."""
