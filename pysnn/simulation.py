@@ -193,16 +193,23 @@ class Simulation:
             pop = next((p for p in self.plan.populations if p.name == owner), None)
             if pop is not None and variable == TRACE and not pop.trace_used:
                 raise ConfigError(f"the trace of {owner!r} is not computed: no learning rule or monitor reads it")
-            if self.batch_size is None and (
-                key[0] in ("rule", "synapse", TRACE, "output") or variable in pop.plugin.spec.per_sample_state
-            ):
+            if self.batch_size is None and variable in self._per_sample_names(owner):
                 raise ConfigError(
                     f"{owner}.{variable} has a batch axis and no batch size is set yet; "
                     "run first or call reset(batch_size=...)"
                 )
-            known = sorted(k[-1] for k in self._state if k[0] != "weights" and k[1] == owner)
+            known = sorted(k[2] if len(k) == 3 else k[0] for k in self._state if k[0] != "weights" and k[1] == owner)
             raise ConfigError(f"{owner!r} has no state variable {variable!r}; it has: {', '.join(known) or 'none yet'}")
         return key
+
+    def _per_sample_names(self, owner: str) -> tuple[str, ...]:
+        """The variables of a population or projection that have a batch axis."""
+        for pop in self.plan.populations:
+            if pop.name == owner:
+                return (*pop.plugin.spec.per_sample_state, "output", *((TRACE,) if pop.trace_used else ()))
+        proj = next(p for p in self.plan.projections if p.name == owner)
+        rule_state = tuple(proj.learning.rule.spec.state) if proj.learning else ()
+        return (*proj.synapse.spec.state, *rule_state)
 
     def _weights_key(self, projection: str) -> StateKey:
         if ("weights", projection) not in self._state:

@@ -195,3 +195,12 @@ def test_a_raising_plugin_is_reported_and_the_state_kept(backend):
     with pytest.raises(PluginError, match="raised ValueError: membrane potential left the model's domain"):
         sim.run(10, {"x": np.full((1, 2), 1.0)})
     assert_unchanged(before, sim)
+
+
+def test_unknown_state_variables_are_listed():
+    sim = small_net().compile(backend="numpy")
+    with pytest.raises(ConfigError, match="'y' has no state variable 'w'; it has: none yet"):
+        sim.state("y", "w")
+    sim.run(2, {"x": np.full((1, 4), 50.0)})
+    with pytest.raises(ConfigError, match="'y' has no state variable 'w'; it has: output, refrac_count, v"):
+        sim.state("y", "w")
