@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from pysnn import registry
-from pysnn.backend import BACKEND_ENV, DEFAULT_BACKEND
+from pysnn.backend import BACKEND_ENV, DEFAULT_BACKEND, backend_name
 
 
 def _int_list(text: str) -> list[int]:
@@ -33,6 +33,7 @@ def scaling(args: argparse.Namespace) -> int:
     """Experiment 1: seconds per 1000 steps as the batch grows."""
     from pysnn.experiments.scaling import TABLE_HEADER, scaling as run_scaling, table_row
 
+    args.backend = backend_name(args.backend)
     if args.threads:
         import numba
 
@@ -72,10 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--stdp", action="store_true", help="the paper's STDP variant (traces, PostPre learning)")
     exp.set_defaults(func=scaling)
     args = parser.parse_args(argv)
-    if getattr(args, "backend", "") is None:
-        from pysnn.backend import backend_name
-
-        args.backend = backend_name(None)
     return args.func(args)
 
 

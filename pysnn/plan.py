@@ -69,10 +69,6 @@ class PopulationPlan:
     def spiking(self) -> bool:
         return not self.is_input or self.plugin.spec.cls.output == "spike"
 
-    @property
-    def input_dtype(self) -> str:
-        return self.plugin.spec.cls.input_dtype
-
 
 @dataclass(frozen=True)
 class ProjectionPlan:

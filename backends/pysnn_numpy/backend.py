@@ -34,13 +34,21 @@ from pysnn import kernel_math as km
 from pysnn import rng
 from pysnn.backend import Backend, RunArgs, StateKey
 from pysnn.errors import PluginError
-from pysnn.plan import BoundPlugin, LearningPlan, PopulationPlan, ProjectionPlan
+from pysnn.plan import BoundPlugin, LearningPlan, Plan, PopulationPlan, ProjectionPlan
 
 
 class NumpyBackend(Backend):
     """Reference backend: array-at-a-time NumPy with a Python loop over time steps."""
 
     name = "numpy"
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(plan)
+        self._synapses = {
+            p.index: _Synapses(p, plan.populations[p.source].n, plan.populations[p.target].n)
+            for p in plan.projections
+            if p.learning is not None
+        }
 
     def run(self, state: dict[StateKey, np.ndarray], args: RunArgs) -> None:
         plan = self.plan
@@ -159,7 +167,7 @@ class NumpyBackend(Backend):
         """The batch-reduced terms of a projection's rule (0 where no sample had the event), and
         the synapses that had an event in some sample."""
         rule, reduction = proj.learning.rule, proj.learning.reduction
-        synapses = _Synapses(proj, self.plan.populations[proj.source].n, self.plan.populations[proj.target].n)
+        synapses = self._synapses[proj.index]
         source, target = self.plan.populations[proj.source].name, self.plan.populations[proj.target].name
         s_pre, s_post = state["output", source], state["output", target]
         w = state["weights", proj.name].reshape(-1)
