@@ -1,49 +1,22 @@
-"""Numba implementations of ``pysnn.kernel_math`` for scalars (CPU and CUDA targets).
+"""Numba implementations of ``pysnn.kernel_math`` for scalars, for the CPU and CUDA targets.
 
-Importing this module registers them; the backends that compile kernels import it. Each one
-performs the same float operations in the same order as its NumPy form, so compiled kernels match
-the NumPy reference bit for bit.
+Importing this module registers them for Numba's CPU target (the backends that compile kernels
+import it); ``register_cuda()`` registers the same implementations for numba-cuda's CUDA target.
+Each one performs the same float operations in the same order as its NumPy form, so compiled
+kernels match the NumPy reference bit for bit.
 """
 
 import math
+from functools import lru_cache
+from types import SimpleNamespace
 
+import numba.extending
 import numpy as np
 from numba import types
 from numba.np import numpy_support
-from numba.extending import overload, register_jitable
 
 from pysnn import kernel_math as km
 from pysnn import rng
-
-mix = register_jitable(rng.mix)
-step_key = register_jitable(rng.step_key)
-element_key = register_jitable(rng.element_key)
-_exp_reduced = register_jitable(km.exp_reduced)
-_log_reduced = register_jitable(km.log_reduced)
-
-
-@register_jitable
-def exp64(x):
-    if x != x:
-        return x
-    xc = min(max(x, km.EXP_MIN_ARG), km.EXP_MAX_ARG)
-    k = np.rint(xc * km.INV_LN2)
-    return math.ldexp(_exp_reduced(xc, k), int(k))
-
-
-@register_jitable
-def log64(x):
-    if x != x or x < 0.0:
-        return np.nan
-    if x == 0.0:
-        return -np.inf
-    if x == np.inf:
-        return x
-    m, e = math.frexp(x)
-    if m < km.SQRT_HALF:
-        m = m * 2.0
-        e = e - 1
-    return _log_reduced(m, np.float64(e))
 
 
 def _is_scalar(*args):
@@ -56,89 +29,124 @@ def _is_float32(*args):
     return np.result_type(*(numpy_support.as_dtype(a) for a in args)) == np.float32
 
 
-def _evaluated_in_float64(function, compiled64) -> None:
-    """Overload ``function`` of one scalar with ``compiled64`` (float64 -> float64), rounded
-    back to float32 for float32 arguments, as the NumPy form does."""
+def _register(overload, register_jitable) -> SimpleNamespace:
+    """Register every kernel-math form with one target's ``overload`` and ``register_jitable``;
+    return the RNG helpers that generated code calls."""
+    mix = register_jitable(rng.mix)
+    step_key = register_jitable(rng.step_key)
+    element_key = register_jitable(rng.element_key)
+    _exp_reduced = register_jitable(km.exp_reduced)
+    _log_reduced = register_jitable(km.log_reduced)
 
-    @overload(function)
-    def _overload(x):
-        if not _is_scalar(x):
+    @register_jitable
+    def exp64(x):
+        if x != x:
+            return x
+        xc = min(max(x, km.EXP_MIN_ARG), km.EXP_MAX_ARG)
+        k = np.rint(xc * km.INV_LN2)
+        return math.ldexp(_exp_reduced(xc, k), int(k))
+
+    @register_jitable
+    def log64(x):
+        if x != x or x < 0.0:
+            return np.nan
+        if x == 0.0:
+            return -np.inf
+        if x == np.inf:
+            return x
+        m, e = math.frexp(x)
+        if m < km.SQRT_HALF:
+            m = m * 2.0
+            e = e - 1
+        return _log_reduced(m, np.float64(e))
+
+    def _evaluated_in_float64(function, compiled64) -> None:
+        """Overload ``function`` of one scalar with ``compiled64`` (float64 -> float64), rounded
+        back to float32 for float32 arguments, as the NumPy form does."""
+
+        @overload(function)
+        def _overload(x):
+            if not _is_scalar(x):
+                return None
+            if _is_float32(x):
+                return lambda x: np.float32(compiled64(np.float64(x)))
+            return lambda x: compiled64(np.float64(x))
+
+    _evaluated_in_float64(km.exp, exp64)
+    _evaluated_in_float64(km.log, log64)
+
+    @overload(km.power)
+    def _power(x, y):
+        if not _is_scalar(x, y):
             return None
-        if _is_float32(x):
-            return lambda x: np.float32(compiled64(np.float64(x)))
-        return lambda x: compiled64(np.float64(x))
+        if _is_float32(x, y):
+            return lambda x, y: np.float32(exp64(np.float64(y) * log64(np.float64(x))))
+        return lambda x, y: exp64(np.float64(y) * log64(np.float64(x)))
 
-
-_evaluated_in_float64(km.exp, exp64)
-_evaluated_in_float64(km.log, log64)
-
-
-@overload(km.power)
-def _power(x, y):
-    if not _is_scalar(x, y):
+    @overload(km.sqrt)
+    def _sqrt(x):
+        if _is_scalar(x):
+            return lambda x: np.sqrt(x)
         return None
-    if _is_float32(x, y):
-        return lambda x, y: np.float32(exp64(np.float64(y) * log64(np.float64(x))))
-    return lambda x, y: exp64(np.float64(y) * log64(np.float64(x)))
+
+    @overload(km.floor)
+    def _floor(x):
+        if _is_scalar(x):
+            return lambda x: np.floor(x)
+        return None
+
+    @overload(km.where)
+    def _where(condition, if_true, if_false):
+        if _is_scalar(condition, if_true, if_false):
+            return lambda condition, if_true, if_false: if_true if condition else if_false
+        return None
+
+    @overload(km.minimum)
+    def _minimum(a, b):
+        if _is_scalar(a, b):
+            return lambda a, b: a if (a <= b) | (a != a) else b  # "|": no branch, so loops vectorise
+        return None
+
+    @overload(km.maximum)
+    def _maximum(a, b):
+        if _is_scalar(a, b):
+            return lambda a, b: a if (a >= b) | (a != a) else b
+        return None
+
+    @overload(km.clip)
+    def _clip(x, lo, hi):
+        if _is_scalar(x, lo, hi):
+            return lambda x, lo, hi: km.minimum(km.maximum(x, lo), hi)
+        return None
+
+    @overload(km.cast_like)
+    def _cast_like(x, like):
+        if _is_scalar(x, like):
+            target = like
+            return lambda x, like: target(x)
+        return None
+
+    @overload(km.uniform)
+    def _uniform(rng_key, i):
+        if _is_scalar(rng_key, i):
+
+            def impl(rng_key, i):
+                bits = mix(np.uint64(rng_key) + np.uint64(i) * rng.GOLDEN)
+                return np.float64(bits >> km.SHIFT_11) * km.UNIT_53
+
+            return impl
+        return None
+
+    return SimpleNamespace(mix=mix, step_key=step_key, element_key=element_key)
 
 
-@overload(km.sqrt)
-def _sqrt(x):
-    if _is_scalar(x):
-        return lambda x: np.sqrt(x)
-    return None
+_cpu = _register(numba.extending.overload, numba.extending.register_jitable)
+mix, step_key, element_key = _cpu.mix, _cpu.step_key, _cpu.element_key
 
 
-@overload(km.floor)
-def _floor(x):
-    if _is_scalar(x):
-        return lambda x: np.floor(x)
-    return None
+@lru_cache(maxsize=None)
+def register_cuda() -> None:
+    """Register the kernel math for numba-cuda's CUDA target (once; needs numba-cuda)."""
+    from numba.cuda import extending as cuda_extending
 
-
-@overload(km.where)
-def _where(condition, if_true, if_false):
-    if _is_scalar(condition, if_true, if_false):
-        return lambda condition, if_true, if_false: if_true if condition else if_false
-    return None
-
-
-@overload(km.minimum)
-def _minimum(a, b):
-    if _is_scalar(a, b):
-        return lambda a, b: a if (a <= b) | (a != a) else b  # "|": no branch, so loops vectorise
-    return None
-
-
-@overload(km.maximum)
-def _maximum(a, b):
-    if _is_scalar(a, b):
-        return lambda a, b: a if (a >= b) | (a != a) else b
-    return None
-
-
-@overload(km.clip)
-def _clip(x, lo, hi):
-    if _is_scalar(x, lo, hi):
-        return lambda x, lo, hi: km.minimum(km.maximum(x, lo), hi)
-    return None
-
-
-@overload(km.cast_like)
-def _cast_like(x, like):
-    if _is_scalar(x, like):
-        target = like
-        return lambda x, like: target(x)
-    return None
-
-
-@overload(km.uniform)
-def _uniform(rng_key, i):
-    if _is_scalar(rng_key, i):
-
-        def impl(rng_key, i):
-            bits = mix(np.uint64(rng_key) + np.uint64(i) * rng.GOLDEN)
-            return np.float64(bits >> km.SHIFT_11) * km.UNIT_53
-
-        return impl
-    return None
+    _register(cuda_extending.overload, cuda_extending.register_jitable)

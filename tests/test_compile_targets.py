@@ -26,9 +26,10 @@ def run_script(path, *args, **env):
 
 
 def test_every_plugin_kernel_runs_as_a_cuda_device_function():
-    lines = run_script("tests/scripts/cuda_sim_kernels.py", NUMBA_ENABLE_CUDASIM="1").splitlines()
+    lines = run_script("tests/scripts/cuda_kernels.py", NUMBA_ENABLE_CUDASIM="1").splitlines()
     assert len(lines) >= 20 and all(line.endswith(": ok") for line in lines), lines
     assert "neuron lif update: ok" in lines and "neuron qif update: ok" in lines
+    assert "learning_rule postpre apply: ok" in lines and "learning_rule mstdp_et on_step: ok" in lines
 
 
 def test_compiled_run_loop_is_cached_across_processes(tmp_path):
