@@ -206,6 +206,32 @@ def test_numba_cpu_equals_numpy_while_learning(case, dtype):
         assert_identical(numpy_snapshot, numba_snapshot)
 
 
+@pytest.mark.parametrize("spiking", ["every target", "two targets"])
+@pytest.mark.parametrize("reduction", ["sum", "max", "median"])
+@pytest.mark.parametrize("deferred", [False, True])
+def test_dense_learning_paths_match_numpy(spiking, reduction, deferred):
+    """The Numba backend's dense learning takes other paths when every target of a block of 16
+    spikes (tiles), when few targets spike (their columns only) and when sources spike (whole
+    rows): 37 targets (two full blocks and a partial one), each path against NumPy."""
+    rng = np.random.default_rng(5)
+    weights = rng.uniform(0.0, 0.05, (20, 37))
+    weights[:, slice(None) if spiking == "every target" else [3, 20]] += 20.0
+    learning = Learning("weight_dependent_postpre", {"nu_pre": 0.001, "nu_post": 0.002, "wmax": 30.0}, reduction, wmax=30.0)
+    net = stdp_network(20, 37, weights, learning, params={"refrac": 0.0})
+    trains = spike_trains(rng, 12, 3, 20, 0.5)
+    snapshots = []
+    for backend in BACKENDS:
+        sim = net.compile(backend=backend)
+        result = sim.run(inputs={"x": trains}, deferred=deferred)
+        snapshots.append(snapshot(sim, result))
+    spiked = result.spikes("y").any(axis=1)  # (steps, targets): some sample spiked
+    if spiking == "every target":
+        assert spiked[1:].all()
+    else:
+        assert spiked[1:, [3, 20]].all() and not np.delete(spiked, [3, 20], axis=1).any()
+    assert_identical(*snapshots)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_bounds_decay_and_switching_learning_off(backend):
     rng = np.random.default_rng(8)

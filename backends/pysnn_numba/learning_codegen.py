@@ -24,7 +24,9 @@ from pysnn.plugin import Reduction
 
 TERMS = {"on_pre": "pre", "on_post": "post", "on_step": "step"}
 BLOCK = 16
-"""Target columns per task of a dense projection's column loop."""
+"""Target columns per task of a dense projection's column loop (and side of its copy tiles)."""
+DENSE_COLUMNS = 8
+"""A dense projection applies whole rows once more than one target in this many spiked."""
 
 
 def literal(value: float) -> str:
@@ -211,10 +213,14 @@ class DenseLearning(LearningCode):
 
     1. Over blocks of BLOCK target columns: each target lists the samples in which it spiked
        (a branch-free scan: mispredicted branches cost more than the scan) and folds their
-       ``on_post`` terms, in batch order, contiguously into a column-major buffer.
-    2. Over source rows: the row folds its ``on_pre`` terms (contiguous), gathers its ``post``
-       values of the columns that had events into row order, and applies: to the whole row if
-       its source spiked (or with ``on_step`` or a weight decay), else to those columns only.
+       ``on_post`` terms, in batch order, contiguously into a column-major buffer; the block
+       then writes its folded columns into a row-major copy, in BLOCK x BLOCK tiles with
+       constant bounds when all its targets spiked (the compiler unrolls and vectorises them;
+       a strided copy per column costs twice as much).
+    2. Over source rows: the row folds its ``on_pre`` terms (contiguous) and applies. When its
+       source spiked, or with ``on_step`` or a weight decay, or when more than one target in
+       DENSE_COLUMNS spiked, it runs over the whole row, keeping the weights no event touched
+       with a select (vectorised); else over the columns of the targets that spiked only.
     """
 
     def allocate(self, code, d: int) -> None:
@@ -225,9 +231,10 @@ class DenseLearning(LearningCode):
             code(d, f"l{k}_total_{term} = np.zeros(({self.n_pre} if deferred else 0, {self.n_post}), REAL)")
         if "post" in self.terms:
             code(d, f"l{k}_post_rows = np.empty({rows}, REAL)")
-            code(d, f"l{k}_col_events = np.zeros({self.n_post}, np.int64)")
+            code(d, f"l{k}_col_hit = np.zeros({self.n_post}, np.uint8)")
             code(d, f"l{k}_samples = np.empty(({self.n_post}, batch), np.int64)")
             code(d, f"l{k}_cols = np.empty({self.n_post}, np.int64)")
+            code(d, f"l{k}_block_hits = np.zeros(({self.n_post} + {BLOCK - 1}) // {BLOCK}, np.int64)")
         for var, array in self.states.items():
             code(d, f"l{k}_{var}_3d = {array}.reshape((batch, {self.n_pre}, {self.n_post}))")
 
@@ -236,11 +243,12 @@ class DenseLearning(LearningCode):
         exprs = self.event_exprs(f"{self.w}[ip, jq]")
         if "post" in self.terms:
             self._fold_columns(code, d, self.kernel_call("on_post", exprs))
-            code(d, "n_cols = 0")
-            code(d, f"for j in range({self.n_post}):")
-            code(d + 1, f"if l{k}_col_events[j] > 0:")
-            code(d + 2, f"l{k}_cols[n_cols] = j")
+            code(d, "n_cols = 0")  # the blocks' lists of targets that spiked, compacted in place
+            code(d, f"for block in range(l{k}_block_hits.shape[0]):")
+            code(d + 1, f"for c in range(block * {BLOCK}, block * {BLOCK} + l{k}_block_hits[block]):")
+            code(d + 2, f"l{k}_cols[n_cols] = l{k}_cols[c]")
             code(d + 2, "n_cols += 1")
+            code(d, f"dense_columns = n_cols * {DENSE_COLUMNS} > {self.n_post}")
         code(d, f"for ip in numba.prange({self.n_pre}):")
         d += 1
         code(d, "pre_hit = False")
@@ -250,10 +258,6 @@ class DenseLearning(LearningCode):
         if "step" in self.terms:
             state = {var: f"l{k}_{var}_3d[b, ip, jq]" for var in self.states}
             self.fold_step(code, d, (f"for jq in range({self.n_post}):", []), f"l{k}_step[ip, jq]", state, exprs)
-        if "post" in self.terms:  # this row's post values, column-major to row order
-            code(d, "for c in range(n_cols):")
-            code(d + 1, f"jq = l{k}_cols[c]")
-            code(d + 1, f"l{k}_post_rows[ip, jq] = l{k}_post[jq, ip]")
         code(d, "if deferred:")
         self._apply_row(code, d + 1, deferred=True)
         code(d, "else:")
@@ -261,19 +265,25 @@ class DenseLearning(LearningCode):
 
     def _fold_columns(self, code, d: int, term: str) -> None:
         """The column loop: each target lists the samples in which it spiked (a branch-free
-        scan), then folds its ``on_post`` terms over them in batch order, per the mode."""
-        k, slot, events = self.k, f"l{self.k}_post[jq, ip]", f"l{self.k}_col_events[jq]"
+        scan), then folds its ``on_post`` terms over them in batch order, per the mode; the
+        block's folded columns are then copied into row order."""
+        k, slot = self.k, f"l{self.k}_post[jq, ip]"
         rows = f"for ip in range({self.n_pre}):"
         code(d, f"for block in numba.prange(({self.n_post} + {BLOCK - 1}) // {BLOCK}):")
-        code(d + 1, f"for jq in range(block * {BLOCK}, min(block * {BLOCK} + {BLOCK}, {self.n_post})):")
+        code(d + 1, f"j0 = block * {BLOCK}")
+        code(d + 1, f"j1 = min(j0 + {BLOCK}, {self.n_post})")
+        code(d + 1, "hits = 0")
+        code(d + 1, "for jq in range(j0, j1):")
         d += 2
         code(d, "n = 0")
         code(d, "for b in range(batch):")
         code(d + 1, f"l{k}_samples[jq, n] = b")
         code(d + 1, f"n += {self.tgt}[b, jq]")
-        code(d, f"{events} = n")
+        code(d, f"l{k}_col_hit[jq] = n > 0")
         code(d, "if n == 0:")
         code(d + 1, "continue")
+        code(d, f"l{k}_cols[j0 + hits] = jq")
+        code(d, "hits += 1")
         if self.mode not in ("identity", "idempotent"):  # every sample, 0 where silent
             self._fold_all_samples(code, d, rows, slot, term, f"{self.tgt}[b, jq]")
         else:  # the listed samples only; the first starts from the identity
@@ -293,6 +303,25 @@ class DenseLearning(LearningCode):
         if finish is not None:
             code(d, rows)
             code(d + 1, f"{slot} = {finish}({slot}, REAL(batch))")
+        self._copy_to_rows(code, d - 1)
+
+    def _copy_to_rows(self, code, d: int) -> None:
+        """Copy the block's folded columns into ``post_rows``."""
+        k, post, rows = self.k, f"l{self.k}_post", f"l{self.k}_post_rows"
+        code(d, f"l{k}_block_hits[block] = hits")
+        code(d, f"if hits == {BLOCK}:")
+        code(d + 1, f"for i0 in range(0, {self.n_pre} - {BLOCK - 1}, {BLOCK}):")
+        code(d + 2, f"for ii in range({BLOCK}):")
+        code(d + 3, f"for jj in range({BLOCK}):")
+        code(d + 4, f"{rows}[i0 + ii, j0 + jj] = {post}[j0 + jj, i0 + ii]")
+        code(d + 1, f"for ip in range({self.n_pre} - {self.n_pre} % {BLOCK}, {self.n_pre}):")
+        code(d + 2, f"for jj in range({BLOCK}):")
+        code(d + 3, f"{rows}[ip, j0 + jj] = {post}[j0 + jj, ip]")
+        code(d, "else:")
+        code(d + 1, "for c in range(j0, j0 + hits):")
+        code(d + 2, f"jq = l{k}_cols[c]")
+        code(d + 2, f"for ip in range({self.n_pre}):")
+        code(d + 3, f"{rows}[ip, jq] = {post}[jq, ip]")
 
     def _fold_all_samples(self, code, d: int, rows: str, slot: str, term: str, spiked: str) -> None:
         """``ordered`` or ``quantile``: every sample in batch order, 0 where it did not spike."""
@@ -316,30 +345,41 @@ class DenseLearning(LearningCode):
         if "pre" in self.terms:
             lines.append(f"pre_value = l{k}_pre[ip, jq] if pre_hit else REAL(0.0)" if whole_row else "pre_value = REAL(0.0)")
         if "post" in self.terms:
-            lines.append(f"post_value = l{k}_post_rows[ip, jq] if l{k}_col_events[jq] > 0 else REAL(0.0)")
+            lines.append(f"post_value = l{k}_post_rows[ip, jq] if l{k}_col_hit[jq] else REAL(0.0)" if whole_row
+                         else f"post_value = l{k}_post_rows[ip, jq]")
         if "step" in self.terms:
             lines.append(f"step_value = l{k}_step[ip, jq]")
         return lines
 
-    def _update(self, deferred: bool) -> list[str]:
+    def _update(self, deferred: bool, touched: str) -> list[str]:
+        """Statements that apply (or, deferred, accumulate) the values of synapse (ip, jq);
+        a synapse that ``touched`` says no event reached keeps its weight. (Deferred totals
+        add 0 there: a total starts at +0 and so is never -0, and x + 0 == x bit for bit.)"""
         if deferred:
             return [f"l{self.k}_total_{t}[ip, jq] += {t}_value" for t in self.terms]
-        new = self.new_weight(f"{self.w}[ip, jq]", {t: f"{t}_value" for t in self.terms}, None)
-        return [f"{self.w}[ip, jq] = {new}"]
+        new = self.new_weight("w_old", {t: f"{t}_value" for t in self.terms}, None)
+        if touched == "True":
+            return [f"{self.w}[ip, jq] = {new.replace('w_old', f'{self.w}[ip, jq]')}"]
+        return [f"w_old = {self.w}[ip, jq]", f"w_new = {new}", f"{self.w}[ip, jq] = w_new if {touched} else w_old"]
 
     def _apply_row(self, code, d: int, deferred: bool) -> None:
-        """Synapses with an event: the whole row if the source spiked (or with ``on_step`` or a
-        weight decay), else the columns of targets that spiked."""
-        whole = ["True" if "step" in self.terms else "", "pre_hit" if "pre" in self.terms else "", f"{self.decay} != 0"]
+        """The whole row (vectorised, untouched weights kept by a select), or only the columns
+        of the targets that spiked."""
+        whole = ["True" if "step" in self.terms else "", "pre_hit" if "pre" in self.terms else "", f"{self.decay} != 0",
+                 "dense_columns" if "post" in self.terms else ""]
+        touched = "True"
         code(d, f"if {' or '.join(c for c in whole if c)}:")
+        if "step" not in self.terms and "post" in self.terms:  # "|", not "or": no branch in the loop
+            code(d + 1, f"row_touched = pre_hit or {self.decay} != 0")
+            touched = f"row_touched | (l{self.k}_col_hit[jq] != 0)"
         code(d + 1, f"for jq in range({self.n_post}):")
-        for text in self._values(True) + self._update(deferred):
+        for text in self._values(True) + self._update(deferred, touched):
             code(d + 2, text)
         if "post" in self.terms:
             code(d, "else:")
             code(d + 1, "for c in range(n_cols):")
             code(d + 2, f"jq = l{self.k}_cols[c]")
-            for text in self._values(False) + self._update(deferred):
+            for text in self._values(False) + self._update(deferred, "True"):
                 code(d + 2, text)
 
     def finish_deferred(self, code, d: int) -> None:
