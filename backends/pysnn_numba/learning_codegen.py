@@ -213,14 +213,15 @@ class DenseLearning(LearningCode):
 
     1. Over blocks of BLOCK target columns: each target lists the samples in which it spiked
        (a branch-free scan: mispredicted branches cost more than the scan) and folds their
-       ``on_post`` terms, in batch order, contiguously into a column-major buffer; the block
-       then writes its folded columns into a row-major copy, in BLOCK x BLOCK tiles with
-       constant bounds when all its targets spiked (the compiler unrolls and vectorises them;
-       a strided copy per column costs twice as much).
+       ``on_post`` terms, in batch order, contiguously into a column-major buffer. A block in
+       which more than one target in DENSE_COLUMNS spiked copies those columns into a
+       row-major buffer: in BLOCK x BLOCK tiles with constant bounds when all did (unrolled
+       and vectorised: half the cost of a strided copy), else column by column.
     2. Over source rows: the row folds its ``on_pre`` terms (contiguous) and applies. When its
        source spiked, or with ``on_step`` or a weight decay, or when more than one target in
-       DENSE_COLUMNS spiked, it runs over the whole row, keeping the weights no event touched
-       with a select (vectorised); else over the columns of the targets that spiked only.
+       DENSE_COLUMNS spiked, it gathers the other blocks' spiking columns into the row-major
+       buffer and runs over the whole row, keeping the weights no event touched with a select
+       (vectorised); else it visits the spiking targets' columns only, reading them in place.
     """
 
     def allocate(self, code, d: int) -> None:
@@ -234,6 +235,7 @@ class DenseLearning(LearningCode):
             code(d, f"l{k}_col_hit = np.zeros({self.n_post}, np.uint8)")
             code(d, f"l{k}_samples = np.empty(({self.n_post}, batch), np.int64)")
             code(d, f"l{k}_cols = np.empty({self.n_post}, np.int64)")
+            code(d, f"l{k}_partial_cols = np.empty({self.n_post}, np.int64)")
             code(d, f"l{k}_block_hits = np.zeros(({self.n_post} + {BLOCK - 1}) // {BLOCK}, np.int64)")
         for var, array in self.states.items():
             code(d, f"l{k}_{var}_3d = {array}.reshape((batch, {self.n_pre}, {self.n_post}))")
@@ -243,11 +245,17 @@ class DenseLearning(LearningCode):
         exprs = self.event_exprs(f"{self.w}[ip, jq]")
         if "post" in self.terms:
             self._fold_columns(code, d, self.kernel_call("on_post", exprs))
-            code(d, "n_cols = 0")  # the blocks' lists of targets that spiked, compacted in place
+            # the blocks' lists of spiking targets, compacted in place; those not copied yet apart
+            code(d, "n_cols = 0")
+            code(d, "n_partial = 0")
             code(d, f"for block in range(l{k}_block_hits.shape[0]):")
+            code(d + 1, f"copied = l{k}_block_hits[block] * {DENSE_COLUMNS} > {BLOCK}")
             code(d + 1, f"for c in range(block * {BLOCK}, block * {BLOCK} + l{k}_block_hits[block]):")
             code(d + 2, f"l{k}_cols[n_cols] = l{k}_cols[c]")
             code(d + 2, "n_cols += 1")
+            code(d + 2, "if not copied:")
+            code(d + 3, f"l{k}_partial_cols[n_partial] = l{k}_cols[c]")
+            code(d + 3, "n_partial += 1")
             code(d, f"dense_columns = n_cols * {DENSE_COLUMNS} > {self.n_post}")
         code(d, f"for ip in numba.prange({self.n_pre}):")
         d += 1
@@ -306,7 +314,8 @@ class DenseLearning(LearningCode):
         self._copy_to_rows(code, d - 1)
 
     def _copy_to_rows(self, code, d: int) -> None:
-        """Copy the block's folded columns into ``post_rows``."""
+        """A block with more than one spiking target in DENSE_COLUMNS copies their folded
+        columns into ``post_rows`` (the rows gather the others' when they need them)."""
         k, post, rows = self.k, f"l{self.k}_post", f"l{self.k}_post_rows"
         code(d, f"l{k}_block_hits[block] = hits")
         code(d, f"if hits == {BLOCK}:")
@@ -317,7 +326,7 @@ class DenseLearning(LearningCode):
         code(d + 1, f"for ip in range({self.n_pre} - {self.n_pre} % {BLOCK}, {self.n_pre}):")
         code(d + 2, f"for jj in range({BLOCK}):")
         code(d + 3, f"{rows}[ip, j0 + jj] = {post}[j0 + jj, ip]")
-        code(d, "else:")
+        code(d, f"elif hits * {DENSE_COLUMNS} > {BLOCK}:")
         code(d + 1, "for c in range(j0, j0 + hits):")
         code(d + 2, f"jq = l{k}_cols[c]")
         code(d + 2, f"for ip in range({self.n_pre}):")
@@ -346,7 +355,7 @@ class DenseLearning(LearningCode):
             lines.append(f"pre_value = l{k}_pre[ip, jq] if pre_hit else REAL(0.0)" if whole_row else "pre_value = REAL(0.0)")
         if "post" in self.terms:
             lines.append(f"post_value = l{k}_post_rows[ip, jq] if l{k}_col_hit[jq] else REAL(0.0)" if whole_row
-                         else f"post_value = l{k}_post_rows[ip, jq]")
+                         else f"post_value = l{k}_post[jq, ip]")
         if "step" in self.terms:
             lines.append(f"step_value = l{k}_step[ip, jq]")
         return lines
@@ -369,6 +378,10 @@ class DenseLearning(LearningCode):
                  "dense_columns" if "post" in self.terms else ""]
         touched = "True"
         code(d, f"if {' or '.join(c for c in whole if c)}:")
+        if "post" in self.terms:  # the spiking columns of blocks that did not copy themselves
+            code(d + 1, "for c in range(n_partial):")
+            code(d + 2, f"jq = l{self.k}_partial_cols[c]")
+            code(d + 2, f"l{self.k}_post_rows[ip, jq] = l{self.k}_post[jq, ip]")
         if "step" not in self.terms and "post" in self.terms:  # "|", not "or": no branch in the loop
             code(d + 1, f"row_touched = pre_hit or {self.decay} != 0")
             touched = f"row_touched | (l{self.k}_col_hit[jq] != 0)"
