@@ -107,12 +107,15 @@ class Sparse(Connectivity):
         return self.indptr.size - 1, self.n_target
 
     def arrays(self, n_source: int, n_target: int, dtype: np.dtype) -> dict[str, np.ndarray]:
-        """CSR arrays and weights, plus, for learning at target spikes, the column view:
+        """CSR arrays and weights, plus, for learning at target spikes, the column (CSC) view:
         ``col_syn[col_ptr[j]:col_ptr[j + 1]]`` are the synapses into target ``j`` in ascending
-        source order, and ``syn_row[s]`` is the source of synapse ``s``."""
+        source order, ``col_row`` their sources, ``csc_pos[s]`` the position of synapse ``s`` in
+        that order, and ``syn_row[s]`` the source of synapse ``s``."""
         syn_row = np.repeat(np.arange(n_source, dtype=np.int64), np.diff(self.indptr))
         col_syn = np.lexsort((syn_row, self.indices)).astype(np.int64)
         col_ptr = np.concatenate([[0], np.cumsum(np.bincount(self.indices, minlength=n_target))]).astype(np.int64)
+        csc_pos = np.empty_like(col_syn)
+        csc_pos[col_syn] = np.arange(col_syn.size)
         return {
             "indptr": self.indptr.astype(np.int64),
             "indices": self.indices.astype(np.int64),
@@ -120,6 +123,8 @@ class Sparse(Connectivity):
             "syn_row": syn_row,
             "col_ptr": col_ptr,
             "col_syn": col_syn,
+            "col_row": syn_row[col_syn],
+            "csc_pos": csc_pos,
         }
 
 

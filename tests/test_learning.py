@@ -206,18 +206,21 @@ def test_numba_cpu_equals_numpy_while_learning(case, dtype):
         assert_identical(numpy_snapshot, numba_snapshot)
 
 
+@pytest.mark.parametrize("connectivity", ["dense", "sparse"])
 @pytest.mark.parametrize("spiking", ["every target", "two targets"])
 @pytest.mark.parametrize("reduction", ["sum", "max", "median"])
 @pytest.mark.parametrize("deferred", [False, True])
-def test_dense_learning_paths_match_numpy(spiking, reduction, deferred):
-    """The Numba backend's dense learning takes other paths when every target of a block of 16
-    spikes (tiles), when few targets spike (their columns only) and when sources spike (whole
-    rows): 37 targets (two full blocks and a partial one), each path against NumPy."""
+def test_learning_paths_match_numpy(connectivity, spiking, reduction, deferred):
+    """The Numba backend's learning takes other paths when every target of a block of 16
+    spikes (dense: tiles), when few targets spike (their columns only) and when sources spike
+    (whole rows): 37 targets (two full blocks and a partial one), 30 % of the synapses absent
+    (sparse) or zero (dense), each path against NumPy."""
     rng = np.random.default_rng(5)
     weights = rng.uniform(0.0, 0.05, (20, 37))
     weights[:, slice(None) if spiking == "every target" else [3, 20]] += 20.0
+    weights[rng.random(weights.shape) < 0.3] = 0.0
     learning = Learning("weight_dependent_postpre", {"nu_pre": 0.001, "nu_post": 0.002, "wmax": 30.0}, reduction, wmax=30.0)
-    net = stdp_network(20, 37, weights, learning, params={"refrac": 0.0})
+    net = stdp_network(20, 37, weights, learning, connectivity, params={"refrac": 0.0})
     trains = spike_trains(rng, 12, 3, 20, 0.5)
     snapshots = []
     for backend in BACKENDS:

@@ -166,6 +166,56 @@ class LearningCode(ABC):
             code(d, "if events > 0:")
             each_slot(d + 1, f"{slot} = {finish}({slot}, REAL(batch))")
 
+    def fold_column(self, code, d: int, loop: tuple[str, list[str]], slot: str, term: str, hit: str) -> None:
+        """Target ``jq`` lists the samples in which it spiked in ``l{k}_samples[jq, :n]`` (a
+        branch-free scan: mispredicted branches cost more than the scan), sets ``hit`` to
+        whether there was one and, if so, folds their ``on_post`` terms over ``loop``'s slots in
+        batch order, per the mode."""
+        k = self.k
+
+        def each_slot(depth: int, text: str) -> None:
+            header, prelude = loop
+            code(depth, header)
+            for statement in [*prelude, text]:
+                code(depth + 1, statement)
+
+        code(d, "n = 0")
+        code(d, "for b in range(batch):")
+        code(d + 1, f"l{k}_samples[jq, n] = b")
+        code(d + 1, f"n += {self.tgt}[b, jq]")
+        code(d, f"{hit} = n > 0")
+        code(d, "if n > 0:")
+        d += 1
+        spiked = f"{self.tgt}[b, jq]"
+        if self.mode == "quantile":  # every sample, 0 where silent
+            select = self.quantile_setup(code, d)
+            header, prelude = loop
+            code(d, header)
+            for statement in prelude:
+                code(d + 1, statement)
+            code(d + 1, "for b in range(batch):")
+            code(d + 2, f"values[b] = {term} if {spiked} else REAL(0.0)")
+            code(d + 1, "values.sort()")
+            code(d + 1, f"{slot} = {select}(values[lo], values[hi])")
+            return
+        combine = self.g.kernel(f"l{k}_combine", self.reduction, "combine")
+        if self.mode == "ordered":  # every sample in batch order, 0 where silent
+            each_slot(d, f"{slot} = {self.identity()}")
+            code(d, "for b in range(batch):")
+            each_slot(d + 1, f"{slot} = {combine}({slot}, {term} if {spiked} else REAL(0.0))")
+        else:  # the listed samples only; the first starts from the identity
+            code(d, f"b = l{k}_samples[jq, 0]")
+            each_slot(d, f"{slot} = {combine}({self.identity()}, {term})")
+            code(d, "for e in range(1, n):")
+            code(d + 1, f"b = l{k}_samples[jq, e]")
+            each_slot(d + 1, f"{slot} = {combine}({slot}, {term})")
+            if self.mode == "idempotent":  # silent samples enter once, as a single 0
+                code(d, "if n < batch:")
+                each_slot(d + 1, f"{slot} = {combine}({slot}, REAL(0.0))")
+        finish = self.finish()
+        if finish is not None:
+            each_slot(d, f"{slot} = {finish}({slot}, REAL(batch))")
+
     def fold_step(self, code, d: int, loop: tuple[str, list[str]], slot: str, state: dict[str, str], exprs: dict[str, str]) -> None:
         """``on_step`` of every sample for the slots of ``loop`` (a row), folded in sample order."""
         results = [state[var] for var in self.rule.spec.state] + ["term"]
@@ -272,8 +322,7 @@ class DenseLearning(LearningCode):
         self._apply_row(code, d + 1, deferred=False)
 
     def _fold_columns(self, code, d: int, term: str) -> None:
-        """The column loop: each target lists the samples in which it spiked (a branch-free
-        scan), then folds its ``on_post`` terms over them in batch order, per the mode; the
+        """The column loop: each target folds its ``on_post`` terms (``fold_column``); the
         block's folded columns are then copied into row order."""
         k, slot = self.k, f"l{self.k}_post[jq, ip]"
         rows = f"for ip in range({self.n_pre}):"
@@ -283,34 +332,10 @@ class DenseLearning(LearningCode):
         code(d + 1, "hits = 0")
         code(d + 1, "for jq in range(j0, j1):")
         d += 2
-        code(d, "n = 0")
-        code(d, "for b in range(batch):")
-        code(d + 1, f"l{k}_samples[jq, n] = b")
-        code(d + 1, f"n += {self.tgt}[b, jq]")
-        code(d, f"l{k}_col_hit[jq] = n > 0")
-        code(d, "if n == 0:")
-        code(d + 1, "continue")
-        code(d, f"l{k}_cols[j0 + hits] = jq")
-        code(d, "hits += 1")
-        if self.mode not in ("identity", "idempotent"):  # every sample, 0 where silent
-            self._fold_all_samples(code, d, rows, slot, term, f"{self.tgt}[b, jq]")
-        else:  # the listed samples only; the first starts from the identity
-            combine = self.g.kernel(f"l{k}_combine", self.reduction, "combine")
-            code(d, f"b = l{k}_samples[jq, 0]")
-            code(d, rows)
-            code(d + 1, f"{slot} = {combine}({self.identity()}, {term})")
-            code(d, "for e in range(1, n):")
-            code(d + 1, f"b = l{k}_samples[jq, e]")
-            code(d + 1, rows)
-            code(d + 2, f"{slot} = {combine}({slot}, {term})")
-            if self.mode == "idempotent":  # silent samples enter once, as a single 0
-                code(d, "if n < batch:")
-                code(d + 1, rows)
-                code(d + 2, f"{slot} = {combine}({slot}, REAL(0.0))")
-        finish = self.finish()
-        if finish is not None:
-            code(d, rows)
-            code(d + 1, f"{slot} = {finish}({slot}, REAL(batch))")
+        self.fold_column(code, d, (rows, []), slot, term, f"l{k}_col_hit[jq]")
+        code(d, "if n > 0:")
+        code(d + 1, f"l{k}_cols[j0 + hits] = jq")
+        code(d + 1, "hits += 1")
         self._copy_to_rows(code, d - 1)
 
     def _copy_to_rows(self, code, d: int) -> None:
@@ -331,23 +356,6 @@ class DenseLearning(LearningCode):
         code(d + 2, f"jq = l{k}_cols[c]")
         code(d + 2, f"for ip in range({self.n_pre}):")
         code(d + 3, f"{rows}[ip, jq] = {post}[jq, ip]")
-
-    def _fold_all_samples(self, code, d: int, rows: str, slot: str, term: str, spiked: str) -> None:
-        """``ordered`` or ``quantile``: every sample in batch order, 0 where it did not spike."""
-        if self.mode == "quantile":
-            select = self.quantile_setup(code, d)
-            code(d, rows)
-            code(d + 1, "for b in range(batch):")
-            code(d + 2, f"values[b] = {term} if {spiked} else REAL(0.0)")
-            code(d + 1, "values.sort()")
-            code(d + 1, f"{slot} = {select}(values[lo], values[hi])")
-            return
-        combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine")
-        code(d, rows)
-        code(d + 1, f"{slot} = {self.identity()}")
-        code(d, "for b in range(batch):")
-        code(d + 1, rows)
-        code(d + 2, f"{slot} = {combine}({slot}, {term} if {spiked} else REAL(0.0))")
 
     def _values(self, whole_row: bool) -> list[str]:
         k, lines = self.k, []
@@ -404,17 +412,28 @@ class DenseLearning(LearningCode):
 
 
 class SparseLearning(LearningCode):
-    """A sparse (CSR) projection: buffers by synapse; columns through the CSC view."""
+    """A sparse (CSR) projection, in up to three parallel loops per step; ``pre`` and ``step``
+    terms are kept by synapse (CSR order: rows contiguous), ``post`` terms in CSC order
+    (columns contiguous; ``csc_pos`` maps a synapse to its position there).
+
+    1. Over target columns: each folds its ``on_post`` terms (``fold_column``).
+    2. Over source rows: each folds its ``on_pre`` and ``on_step`` terms, and applies to all
+       its synapses when its source spiked (or with ``on_step`` or a weight decay).
+    3. Over the target columns that spiked: the synapses of the rows that did not apply in 2,
+       so that the cost follows the events.
+    """
 
     def allocate(self, code, d: int) -> None:
         k = self.k
         for term in self.terms:
             code(d, f"l{k}_{term} = np.empty({self.w}.size, REAL)")
             code(d, f"l{k}_total_{term} = np.zeros({self.w}.size if deferred else 0, REAL)")
+        code(d, f"l{k}_row_applied = np.zeros({self.n_pre}, np.bool_)")
         if "pre" in self.terms:
             code(d, f"l{k}_pre_hit = np.zeros({self.n_pre}, np.bool_)")
         if "post" in self.terms:
             code(d, f"l{k}_post_hit = np.zeros({self.n_post}, np.bool_)")
+            code(d, f"l{k}_samples = np.empty(({self.n_post}, batch), np.int64)")
 
     def _row(self) -> tuple[str, list[str]]:
         indptr = self.g.arg(f"k{self.k}_indptr", ("static", self.k, "indptr"))
@@ -424,40 +443,53 @@ class SparseLearning(LearningCode):
     def _column(self) -> tuple[str, list[str]]:
         col_ptr = self.g.arg(f"k{self.k}_col_ptr", ("static", self.k, "col_ptr"))
         col_syn = self.g.arg(f"k{self.k}_col_syn", ("static", self.k, "col_syn"))
-        syn_row = self.g.arg(f"k{self.k}_syn_row", ("static", self.k, "syn_row"))
-        return f"for c in range({col_ptr}[jq], {col_ptr}[jq + 1]):", [f"syn = {col_syn}[c]", f"ip = {syn_row}[syn]"]
+        col_row = self.g.arg(f"k{self.k}_col_row", ("static", self.k, "col_row"))
+        return f"for c in range({col_ptr}[jq], {col_ptr}[jq + 1]):", [f"syn = {col_syn}[c]", f"ip = {col_row}[c]"]
 
     def step(self, code, d: int) -> None:
         k = self.k
         exprs = self.event_exprs(f"{self.w}[syn]")
-        if "pre" in self.terms:
-            code(d, f"for ip in numba.prange({self.n_pre}):")
-            self.fold_line(code, d + 1, f"{self.src}[b, ip]", self._row(), f"l{k}_pre[syn]", self.kernel_call("on_pre", exprs), f"l{k}_pre_hit[ip]")
         if "post" in self.terms:
             code(d, f"for jq in numba.prange({self.n_post}):")
-            self.fold_line(code, d + 1, f"{self.tgt}[b, jq]", self._column(), f"l{k}_post[syn]", self.kernel_call("on_post", exprs), f"l{k}_post_hit[jq]")
+            self.fold_column(code, d + 1, self._column(), f"l{k}_post[c]", self.kernel_call("on_post", exprs), f"l{k}_post_hit[jq]")
+        code(d, f"for ip in numba.prange({self.n_pre}):")
+        if "pre" in self.terms:
+            self.fold_line(code, d + 1, f"{self.src}[b, ip]", self._row(), f"l{k}_pre[syn]", self.kernel_call("on_pre", exprs), f"l{k}_pre_hit[ip]")
         if "step" in self.terms:
-            code(d, f"for ip in numba.prange({self.n_pre}):")
             state = {var: f"{array}[b, syn]" for var, array in self.states.items()}
             self.fold_step(code, d + 1, self._row(), f"l{k}_step[syn]", state, exprs)
+        whole = ["True" if "step" in self.terms else "", f"l{k}_pre_hit[ip]" if "pre" in self.terms else "", f"{self.decay} != 0"]
+        code(d + 1, f"l{k}_row_applied[ip] = {' or '.join(c for c in whole if c)}")
+        code(d + 1, f"if l{k}_row_applied[ip]:")
         header, prelude = self._row()
-        touched = [f"l{k}_pre_hit[ip]" if "pre" in self.terms else "", f"l{k}_post_hit[jq]" if "post" in self.terms else "",
-                   "True" if "step" in self.terms else "", f"{self.decay} != 0"]
+        code(d + 2, header)
         values = {
             "pre": f"pre_value = l{k}_pre[syn] if l{k}_pre_hit[ip] else REAL(0.0)",
-            "post": f"post_value = l{k}_post[syn] if l{k}_post_hit[jq] else REAL(0.0)",
+            "post": f"post_value = l{k}_post[{self.g.arg(f'k{k}_csc_pos', ('static', k, 'csc_pos'))}[syn]] if l{k}_post_hit[jq] else REAL(0.0)",
             "step": f"step_value = l{k}_step[syn]",
         }
-        new = self.new_weight(f"{self.w}[syn]", {t: f"{t}_value" for t in self.terms}, None)
-        code(d, f"for ip in numba.prange({self.n_pre}):")
-        code(d + 1, header)
-        for text in [*prelude, *(values[t] for t in self.terms), f"if {' or '.join(c for c in touched if c)}:"]:
-            code(d + 2, text)
-        code(d + 3, "if deferred:")
+        for text in [*prelude, *(values[t] for t in self.terms)]:
+            code(d + 3, text)
+        self._update(code, d + 3)
+        if "post" in self.terms and "step" not in self.terms:  # with on_step every row applied
+            header, prelude = self._column()
+            code(d, f"for jq in numba.prange({self.n_post}):")
+            code(d + 1, f"if l{k}_post_hit[jq]:")
+            code(d + 2, header)
+            for text in prelude:
+                code(d + 3, text)
+            code(d + 3, f"if not l{k}_row_applied[ip]:")
+            for text in (["pre_value = REAL(0.0)"] if "pre" in self.terms else []) + [f"post_value = l{k}_post[c]"]:
+                code(d + 4, text)
+            self._update(code, d + 4)
+
+    def _update(self, code, d: int) -> None:
+        """Apply the values of synapse ``syn`` (deferred: add them to the run's totals)."""
+        code(d, "if deferred:")
         for t in self.terms:
-            code(d + 4, f"l{k}_total_{t}[syn] += {t}_value")
-        code(d + 3, "else:")
-        code(d + 4, f"{self.w}[syn] = {new}")
+            code(d + 1, f"l{self.k}_total_{t}[syn] += {t}_value")
+        code(d, "else:")
+        code(d + 1, f"{self.w}[syn] = {self.new_weight(f'{self.w}[syn]', {t: f'{t}_value' for t in self.terms}, None)}")
 
     def finish_deferred(self, code, d: int) -> None:
         """End of a deferred run: every synapse takes ``apply`` with the summed terms."""
