@@ -5,13 +5,13 @@ the batch per synapse and applied (or, deferred, summed for the end of the run).
 over the samples in batch order, so results do not depend on the thread count and equal the
 NumPy reference bit for bit.
 
-Events are folded per *line*: a source row for ``on_pre``, a target column for ``on_post``; the
-lines run in parallel. Dense projections keep 2-D buffers (``pre`` row-major, ``post``
-column-major so that a column's fold is contiguous; 1-D buffers indexed with offsets keep Numba
-from vectorising inside parallel loops), gather each row's post values into row order, and apply
-row by row: the whole row where the source spiked, else only the columns of targets that
-spiked, so that the cost follows the events. Sparse projections index
-their buffers by synapse, columns through the CSC view of the connectivity.
+Events are folded per *line*: a source row for ``on_pre``, a target column for ``on_post``
+(each target first lists the samples in which it spiked); the lines run in parallel, each
+contiguous in its buffer: dense projections keep ``pre`` row-major and ``post`` column-major
+(2-D: 1-D buffers indexed with offsets keep Numba from vectorising inside parallel loops),
+sparse ones keep ``pre`` in CSR and ``post`` in CSC order. Weights are then applied where an
+event reached them, so that the cost follows the events; see ``DenseLearning`` and
+``SparseLearning`` for how each visits them.
 """
 
 from __future__ import annotations
@@ -374,9 +374,10 @@ class DenseLearning(LearningCode):
         add 0 there: a total starts at +0 and so is never -0, and x + 0 == x bit for bit.)"""
         if deferred:
             return [f"l{self.k}_total_{t}[ip, jq] += {t}_value" for t in self.terms]
-        new = self.new_weight("w_old", {t: f"{t}_value" for t in self.terms}, None)
+        values = {t: f"{t}_value" for t in self.terms}
         if touched == "True":
-            return [f"{self.w}[ip, jq] = {new.replace('w_old', f'{self.w}[ip, jq]')}"]
+            return [f"{self.w}[ip, jq] = {self.new_weight(f'{self.w}[ip, jq]', values, None)}"]
+        new = self.new_weight("w_old", values, None)
         return [f"w_old = {self.w}[ip, jq]", f"w_new = {new}", f"{self.w}[ip, jq] = w_new if {touched} else w_old"]
 
     def _apply_row(self, code, d: int, deferred: bool) -> None:
