@@ -5,8 +5,10 @@ connectivity."""
 
 import math
 
+import numba
 import numpy as np
 import pytest
+import pysnn_numba.backend
 from hypothesis import given, target
 from hypothesis import strategies as st
 
@@ -233,6 +235,37 @@ def test_learning_paths_match_numpy(connectivity, spiking, reduction, deferred):
     else:
         assert spiked[1:, [3, 20]].all() and not np.delete(spiked, [3, 20], axis=1).any()
     assert_identical(*snapshots)
+
+
+@pytest.mark.parametrize("connectivity", ["dense", "sparse"])
+def test_learning_does_not_depend_on_the_thread_count(connectivity, monkeypatch):
+    monkeypatch.setattr(pysnn_numba.backend, "SERIAL_LEARNING_WORK", 0)  # parallel loops at any size
+    rng = np.random.default_rng(11)
+    weights = rng.uniform(0.0, 8.0, (20, 37)) * (rng.random((20, 37)) < 0.7)
+    learning = Learning("postpre", {"nu_pre": 0.05, "nu_post": 0.1}, "sum", wmax=12.0)
+    net = stdp_network(20, 37, weights, learning, connectivity)
+    trains = spike_trains(rng, 15, 6, 20, 0.4)
+    threads = numba.get_num_threads()
+    snapshots = []
+    try:
+        for count in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(count)
+            sim = net.compile(backend="numba-cpu")
+            snapshots.append(snapshot(sim, sim.run(inputs={"x": trains})))
+    finally:
+        numba.set_num_threads(threads)
+    assert snapshots[0]["weights x->y"][0].tobytes() != weights.astype(np.float32).tobytes()
+    assert_identical(*snapshots)
+
+
+def test_a_short_learning_run_leaves_the_thread_count_as_it_was():
+    """Learning with little work per step runs on one thread; the caller's count comes back."""
+    weights = np.full((4, 3), 5.0)
+    net = stdp_network(4, 3, weights, Learning("postpre", {"nu_pre": 0.1, "nu_post": 0.1}))
+    sim = net.compile(backend="numba-cpu")
+    before = numba.get_num_threads()
+    sim.run(inputs={"x": spike_trains(np.random.default_rng(0), 10, 1, 4, 0.5)})
+    assert numba.get_num_threads() == before == numba.config.NUMBA_NUM_THREADS
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
