@@ -38,6 +38,14 @@ def literal(value: float) -> str:
     return repr(float(value))
 
 
+def _each_slot(code, depth: int, loop: tuple[str, list[str]], text: str) -> None:
+    """``text`` inside ``loop`` = (header, statements that start each iteration)."""
+    header, prelude = loop
+    code(depth, header)
+    for statement in [*prelude, text]:
+        code(depth + 1, statement)
+
+
 def learning_code(g, proj: ProjectionPlan) -> "LearningCode":
     return DenseLearning(g, proj) if proj.kind == "dense" else SparseLearning(g, proj)
 
@@ -93,14 +101,24 @@ class LearningCode(ABC):
         default = inspect.getattr_static(self.cls, "finish") is inspect.getattr_static(Reduction, "finish")
         return None if default else self.g.kernel(f"l{self.k}_finish", self.reduction, "finish")
 
-    def quantile_setup(self, code, d: int) -> str:
-        """Emit a buffer for the B values of a synapse and the positions of the two values
-        around the quantile; return the ``select`` kernel."""
+    def _quantile(self, code, d: int, loop: tuple[str, list[str]], slot: str, per_sample: list[str]) -> None:
+        """Each slot of ``loop`` takes the reduction's quantile of the B values that the
+        statements ``per_sample`` put in ``values[b]`` (a buffer, and the positions of the two
+        values around the quantile, set up before the loop)."""
         q = literal(self.cls.quantile)
         code(d, "values = np.empty(batch, REAL)")
         code(d, f"lo = int(np.floor({q} * (batch - 1)))")
         code(d, f"hi = int(np.ceil({q} * (batch - 1)))")
-        return self.g.kernel(f"l{self.k}_select", self.reduction, "select")
+        select = self.g.kernel(f"l{self.k}_select", self.reduction, "select")
+        header, prelude = loop
+        code(d, header)
+        for statement in prelude:
+            code(d + 1, statement)
+        code(d + 1, "for b in range(batch):")
+        for statement in per_sample:
+            code(d + 2, statement)
+        code(d + 1, "values.sort()")
+        code(d + 1, f"{slot} = {select}(values[lo], values[hi])")
 
     def identity(self) -> str:
         return f"REAL({literal(self.cls.identity)})"
@@ -117,54 +135,49 @@ class LearningCode(ABC):
 
         ``loop`` is (header, statements) of the loop over the line's slots; ``hit`` is set to
         whether some sample had the event."""
-        combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine") if self.mode != "quantile" else None
 
         def each_slot(depth: int, text: str) -> None:
-            header, prelude = loop
-            code(depth, header)
-            for statement in [*prelude, text]:
-                code(depth + 1, statement)
+            _each_slot(code, depth, loop, text)
 
-        if self.mode == "quantile":
-            code(d, "events = 0")
+        code(d, "events = 0")
+        if self.mode in ("quantile", "ordered"):  # a line with an event folds every sample, 0 if silent
             code(d, "for b in range(batch):")
             code(d + 1, f"events += {event}")
             code(d, f"{hit} = events > 0")
             code(d, "if events > 0:")
-            select = self.quantile_setup(code, d + 1)
-            header, prelude = loop
-            code(d + 1, header)
-            for statement in prelude:
-                code(d + 2, statement)
-            code(d + 2, "for b in range(batch):")
-            code(d + 3, f"values[b] = {term} if {event} else REAL(0.0)")
-            code(d + 2, "values.sort()")
-            code(d + 2, f"{slot} = {select}(values[lo], values[hi])")
+            self._fold_every_sample(code, d + 1, loop, slot, term, event)
             return
-        code(d, "events = 0")
-        if self.mode == "ordered":  # a line with an event folds every sample in order, 0 if silent
-            code(d, "for b in range(batch):")
-            code(d + 1, f"events += {event}")
-            code(d, "if events > 0:")
-            each_slot(d + 1, f"{slot} = {self.identity()}")
-            code(d + 1, "for b in range(batch):")
-            each_slot(d + 2, f"{slot} = {combine}({slot}, {term} if {event} else REAL(0.0))")
-        else:  # the first event starts from the identity; silent samples are skipped
-            code(d, "for b in range(batch):")
-            code(d + 1, f"if {event}:")
-            code(d + 2, "if events == 0:")
-            each_slot(d + 3, f"{slot} = {combine}({self.identity()}, {term})")
-            code(d + 2, "else:")
-            each_slot(d + 3, f"{slot} = {combine}({slot}, {term})")
-            code(d + 2, "events += 1")
-            if self.mode == "idempotent":  # silent samples enter once, as a single 0
-                code(d, "if 0 < events < batch:")
-                each_slot(d + 1, f"{slot} = {combine}({slot}, REAL(0.0))")
+        combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine")
+        # the first event starts from the identity; silent samples are skipped
+        code(d, "for b in range(batch):")
+        code(d + 1, f"if {event}:")
+        code(d + 2, "if events == 0:")
+        each_slot(d + 3, f"{slot} = {combine}({self.identity()}, {term})")
+        code(d + 2, "else:")
+        each_slot(d + 3, f"{slot} = {combine}({slot}, {term})")
+        code(d + 2, "events += 1")
+        if self.mode == "idempotent":  # silent samples enter once, as a single 0
+            code(d, "if 0 < events < batch:")
+            each_slot(d + 1, f"{slot} = {combine}({slot}, REAL(0.0))")
         code(d, f"{hit} = events > 0")
         finish = self.finish()
         if finish is not None:
             code(d, "if events > 0:")
             each_slot(d + 1, f"{slot} = {finish}({slot}, REAL(batch))")
+
+    def _fold_every_sample(self, code, d: int, loop: tuple[str, list[str]], slot: str, term: str, event: str) -> None:
+        """``quantile`` and ``ordered`` modes: every sample's term in batch order, 0 where the
+        sample had no ``event`` (sorted and selected, or folded, then ``finish``)."""
+        if self.mode == "quantile":
+            self._quantile(code, d, loop, slot, [f"values[b] = {term} if {event} else REAL(0.0)"])
+            return
+        combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine")
+        _each_slot(code, d, loop, f"{slot} = {self.identity()}")
+        code(d, "for b in range(batch):")
+        _each_slot(code, d + 1, loop, f"{slot} = {combine}({slot}, {term} if {event} else REAL(0.0))")
+        finish = self.finish()
+        if finish is not None:
+            _each_slot(code, d, loop, f"{slot} = {finish}({slot}, REAL(batch))")
 
     def fold_column(self, code, d: int, loop: tuple[str, list[str]], slot: str, term: str, hit: str) -> None:
         """Target ``jq`` lists the samples in which it spiked in ``l{k}_samples[jq, :n]`` (a
@@ -174,10 +187,7 @@ class LearningCode(ABC):
         k = self.k
 
         def each_slot(depth: int, text: str) -> None:
-            header, prelude = loop
-            code(depth, header)
-            for statement in [*prelude, text]:
-                code(depth + 1, statement)
+            _each_slot(code, depth, loop, text)
 
         code(d, "n = 0")
         code(d, "for b in range(batch):")
@@ -186,32 +196,19 @@ class LearningCode(ABC):
         code(d, f"{hit} = n > 0")
         code(d, "if n > 0:")
         d += 1
-        spiked = f"{self.tgt}[b, jq]"
-        if self.mode == "quantile":  # every sample, 0 where silent
-            select = self.quantile_setup(code, d)
-            header, prelude = loop
-            code(d, header)
-            for statement in prelude:
-                code(d + 1, statement)
-            code(d + 1, "for b in range(batch):")
-            code(d + 2, f"values[b] = {term} if {spiked} else REAL(0.0)")
-            code(d + 1, "values.sort()")
-            code(d + 1, f"{slot} = {select}(values[lo], values[hi])")
+        if self.mode in ("quantile", "ordered"):
+            self._fold_every_sample(code, d, loop, slot, term, f"{self.tgt}[b, jq]")
             return
         combine = self.g.kernel(f"l{k}_combine", self.reduction, "combine")
-        if self.mode == "ordered":  # every sample in batch order, 0 where silent
-            each_slot(d, f"{slot} = {self.identity()}")
-            code(d, "for b in range(batch):")
-            each_slot(d + 1, f"{slot} = {combine}({slot}, {term} if {spiked} else REAL(0.0))")
-        else:  # the listed samples only; the first starts from the identity
-            code(d, f"b = l{k}_samples[jq, 0]")
-            each_slot(d, f"{slot} = {combine}({self.identity()}, {term})")
-            code(d, "for e in range(1, n):")
-            code(d + 1, f"b = l{k}_samples[jq, e]")
-            each_slot(d + 1, f"{slot} = {combine}({slot}, {term})")
-            if self.mode == "idempotent":  # silent samples enter once, as a single 0
-                code(d, "if n < batch:")
-                each_slot(d + 1, f"{slot} = {combine}({slot}, REAL(0.0))")
+        # the listed samples only; the first starts from the identity
+        code(d, f"b = l{k}_samples[jq, 0]")
+        each_slot(d, f"{slot} = {combine}({self.identity()}, {term})")
+        code(d, "for e in range(1, n):")
+        code(d + 1, f"b = l{k}_samples[jq, e]")
+        each_slot(d + 1, f"{slot} = {combine}({slot}, {term})")
+        if self.mode == "idempotent":  # silent samples enter once, as a single 0
+            code(d, "if n < batch:")
+            each_slot(d + 1, f"{slot} = {combine}({slot}, REAL(0.0))")
         finish = self.finish()
         if finish is not None:
             each_slot(d, f"{slot} = {finish}({slot}, REAL(batch))")
@@ -222,15 +219,7 @@ class LearningCode(ABC):
         call = self.kernel_call("on_step", exprs | state)
         header, prelude = loop
         if self.mode == "quantile":
-            select = self.quantile_setup(code, d)
-            code(d, header)
-            for statement in prelude:
-                code(d + 1, statement)
-            code(d + 1, "for b in range(batch):")
-            code(d + 2, f"{', '.join(results)} = {call}")
-            code(d + 2, "values[b] = term")
-            code(d + 1, "values.sort()")
-            code(d + 1, f"{slot} = {select}(values[lo], values[hi])")
+            self._quantile(code, d, loop, slot, [f"{', '.join(results)} = {call}", "values[b] = term"])
             return
         combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine")
         code(d, header)
