@@ -130,41 +130,6 @@ class LearningCode(ABC):
             return f"bounded_once({call}, {self.decay}, {self.wmin}, {self.wmax})"
         return f"bounded({call}, {self.decay}, {repeats}, {self.wmin}, {self.wmax})"
 
-    def fold_line(self, code, d: int, event: str, loop: tuple[str, list[str]], slot: str, term: str, hit: str) -> None:
-        """Fold one line over the samples that have ``event``, per the reduction's mode.
-
-        ``loop`` is (header, statements) of the loop over the line's slots; ``hit`` is set to
-        whether some sample had the event."""
-
-        def each_slot(depth: int, text: str) -> None:
-            _each_slot(code, depth, loop, text)
-
-        code(d, "events = 0")
-        if self.mode in ("quantile", "ordered"):  # a line with an event folds every sample, 0 if silent
-            code(d, "for b in range(batch):")
-            code(d + 1, f"events += {event}")
-            code(d, f"{hit} = events > 0")
-            code(d, "if events > 0:")
-            self._fold_every_sample(code, d + 1, loop, slot, term, event)
-            return
-        combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine")
-        # the first event starts from the identity; silent samples are skipped
-        code(d, "for b in range(batch):")
-        code(d + 1, f"if {event}:")
-        code(d + 2, "if events == 0:")
-        each_slot(d + 3, f"{slot} = {combine}({self.identity()}, {term})")
-        code(d + 2, "else:")
-        each_slot(d + 3, f"{slot} = {combine}({slot}, {term})")
-        code(d + 2, "events += 1")
-        if self.mode == "idempotent":  # silent samples enter once, as a single 0
-            code(d, "if 0 < events < batch:")
-            each_slot(d + 1, f"{slot} = {combine}({slot}, REAL(0.0))")
-        code(d, f"{hit} = events > 0")
-        finish = self.finish()
-        if finish is not None:
-            code(d, "if events > 0:")
-            each_slot(d + 1, f"{slot} = {finish}({slot}, REAL(batch))")
-
     def _fold_every_sample(self, code, d: int, loop: tuple[str, list[str]], slot: str, term: str, event: str) -> None:
         """``quantile`` and ``ordered`` modes: every sample's term in batch order, 0 where the
         sample had no ``event`` (sorted and selected, or folded, then ``finish``)."""
@@ -179,32 +144,35 @@ class LearningCode(ABC):
         if finish is not None:
             _each_slot(code, d, loop, f"{slot} = {finish}({slot}, REAL(batch))")
 
-    def fold_column(self, code, d: int, loop: tuple[str, list[str]], slot: str, term: str, hit: str) -> None:
-        """Target ``jq`` lists the samples in which it spiked in ``l{k}_samples[jq, :n]`` (a
-        branch-free scan: mispredicted branches cost more than the scan), sets ``hit`` to
-        whether there was one and, if so, folds their ``on_post`` terms over ``loop``'s slots in
-        batch order, per the mode."""
-        k = self.k
+    def fold_line(self, code, d: int, line: str, event: str, loop: tuple[str, list[str]], slot: str, term: str, hit: str) -> None:
+        """Fold the terms of one line (a source row for ``on_pre``, a target column for
+        ``on_post``; ``line`` names its buffer ``l{k}_{line}_samples`` and index variable) over
+        the samples that had ``event``, in batch order, per the reduction's mode.
+
+        The line first lists those samples with a branch-free scan (mispredicted branches cost
+        more than the scan) and sets ``hit`` to whether there was one. ``loop`` is (header,
+        statements) of the loop over the line's slots."""
+        samples, index = f"l{self.k}_{line}_samples", {"pre": "ip", "post": "jq"}[line]
 
         def each_slot(depth: int, text: str) -> None:
             _each_slot(code, depth, loop, text)
 
         code(d, "n = 0")
         code(d, "for b in range(batch):")
-        code(d + 1, f"l{k}_samples[jq, n] = b")
-        code(d + 1, f"n += {self.tgt}[b, jq]")
+        code(d + 1, f"{samples}[{index}, n] = b")
+        code(d + 1, f"n += {event}")
         code(d, f"{hit} = n > 0")
         code(d, "if n > 0:")
         d += 1
         if self.mode in ("quantile", "ordered"):
-            self._fold_every_sample(code, d, loop, slot, term, f"{self.tgt}[b, jq]")
+            self._fold_every_sample(code, d, loop, slot, term, event)
             return
-        combine = self.g.kernel(f"l{k}_combine", self.reduction, "combine")
+        combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine")
         # the listed samples only; the first starts from the identity
-        code(d, f"b = l{k}_samples[jq, 0]")
+        code(d, f"b = {samples}[{index}, 0]")
         each_slot(d, f"{slot} = {combine}({self.identity()}, {term})")
         code(d, "for e in range(1, n):")
-        code(d + 1, f"b = l{k}_samples[jq, e]")
+        code(d + 1, f"b = {samples}[{index}, e]")
         each_slot(d + 1, f"{slot} = {combine}({slot}, {term})")
         if self.mode == "idempotent":  # silent samples enter once, as a single 0
             code(d, "if n < batch:")
@@ -212,6 +180,12 @@ class LearningCode(ABC):
         finish = self.finish()
         if finish is not None:
             each_slot(d, f"{slot} = {finish}({slot}, REAL(batch))")
+
+    def allocate_samples(self, code, d: int) -> None:
+        """The lists of samples with an event, one row per line, per term folded by events."""
+        for line, size in (("pre", self.n_pre), ("post", self.n_post)):
+            if line in self.terms:
+                code(d, f"l{self.k}_{line}_samples = np.empty(({size}, batch), np.int64)")
 
     def fold_step(self, code, d: int, loop: tuple[str, list[str]], slot: str, state: dict[str, str], exprs: dict[str, str]) -> None:
         """``on_step`` of every sample for the slots of ``loop`` (a row), folded in sample order."""
@@ -272,10 +246,10 @@ class DenseLearning(LearningCode):
         if "post" in self.terms:
             code(d, f"l{k}_post_rows = np.empty({rows}, REAL)")
             code(d, f"l{k}_col_hit = np.zeros({self.n_post}, np.uint8)")
-            code(d, f"l{k}_samples = np.empty(({self.n_post}, batch), np.int64)")
             code(d, f"l{k}_cols = np.empty({self.n_post}, np.int64)")
             code(d, f"l{k}_partial_cols = np.empty({self.n_post}, np.int64)")
             code(d, f"l{k}_block_hits = np.zeros(({self.n_post} + {BLOCK - 1}) // {BLOCK}, np.int64)")
+        self.allocate_samples(code, d)
         for var, array in self.states.items():
             code(d, f"l{k}_{var}_3d = {array}.reshape((batch, {self.n_pre}, {self.n_post}))")
 
@@ -301,7 +275,7 @@ class DenseLearning(LearningCode):
         code(d, "pre_hit = False")
         if "pre" in self.terms:
             loop = (f"for jq in range({self.n_post}):", [])
-            self.fold_line(code, d, f"{self.src}[b, ip]", loop, f"l{k}_pre[ip, jq]", self.kernel_call("on_pre", exprs), "pre_hit")
+            self.fold_line(code, d, "pre", f"{self.src}[b, ip]", loop, f"l{k}_pre[ip, jq]", self.kernel_call("on_pre", exprs), "pre_hit")
         if "step" in self.terms:
             state = {var: f"l{k}_{var}_3d[b, ip, jq]" for var in self.states}
             self.fold_step(code, d, (f"for jq in range({self.n_post}):", []), f"l{k}_step[ip, jq]", state, exprs)
@@ -311,7 +285,7 @@ class DenseLearning(LearningCode):
         self._apply_row(code, d + 1, deferred=False)
 
     def _fold_columns(self, code, d: int, term: str) -> None:
-        """The column loop: each target folds its ``on_post`` terms (``fold_column``); the
+        """The column loop: each target folds its ``on_post`` terms (``fold_line``); the
         block's folded columns are then copied into row order."""
         k, slot = self.k, f"l{self.k}_post[jq, ip]"
         rows = f"for ip in range({self.n_pre}):"
@@ -321,7 +295,7 @@ class DenseLearning(LearningCode):
         code(d + 1, "hits = 0")
         code(d + 1, "for jq in range(j0, j1):")
         d += 2
-        self.fold_column(code, d, (rows, []), slot, term, f"l{k}_col_hit[jq]")
+        self.fold_line(code, d, "post", f"{self.tgt}[b, jq]", (rows, []), slot, term, f"l{k}_col_hit[jq]")
         code(d, "if n > 0:")
         code(d + 1, f"l{k}_cols[j0 + hits] = jq")
         code(d + 1, "hits += 1")
@@ -406,7 +380,7 @@ class SparseLearning(LearningCode):
     terms are kept by synapse (CSR order: rows contiguous), ``post`` terms in CSC order
     (columns contiguous; ``csc_pos`` maps a synapse to its position there).
 
-    1. Over target columns: each folds its ``on_post`` terms (``fold_column``).
+    1. Over target columns: each folds its ``on_post`` terms (``fold_line``).
     2. Over source rows: each folds its ``on_pre`` and ``on_step`` terms, and applies to all
        its synapses when its source spiked (or with ``on_step`` or a weight decay).
     3. Over the target columns that spiked: the synapses of the rows that did not apply in 2,
@@ -423,7 +397,7 @@ class SparseLearning(LearningCode):
             code(d, f"l{k}_pre_hit = np.zeros({self.n_pre}, np.bool_)")
         if "post" in self.terms:
             code(d, f"l{k}_post_hit = np.zeros({self.n_post}, np.bool_)")
-            code(d, f"l{k}_samples = np.empty(({self.n_post}, batch), np.int64)")
+        self.allocate_samples(code, d)
 
     def _row(self) -> tuple[str, list[str]]:
         indptr = self.g.arg(f"k{self.k}_indptr", ("static", self.k, "indptr"))
@@ -441,10 +415,10 @@ class SparseLearning(LearningCode):
         exprs = self.event_exprs(f"{self.w}[syn]")
         if "post" in self.terms:
             code(d, f"for jq in numba.prange({self.n_post}):")
-            self.fold_column(code, d + 1, self._column(), f"l{k}_post[c]", self.kernel_call("on_post", exprs), f"l{k}_post_hit[jq]")
+            self.fold_line(code, d + 1, "post", f"{self.tgt}[b, jq]", self._column(), f"l{k}_post[c]", self.kernel_call("on_post", exprs), f"l{k}_post_hit[jq]")
         code(d, f"for ip in numba.prange({self.n_pre}):")
         if "pre" in self.terms:
-            self.fold_line(code, d + 1, f"{self.src}[b, ip]", self._row(), f"l{k}_pre[syn]", self.kernel_call("on_pre", exprs), f"l{k}_pre_hit[ip]")
+            self.fold_line(code, d + 1, "pre", f"{self.src}[b, ip]", self._row(), f"l{k}_pre[syn]", self.kernel_call("on_pre", exprs), f"l{k}_pre_hit[ip]")
         if "step" in self.terms:
             state = {var: f"{array}[b, syn]" for var, array in self.states.items()}
             self.fold_step(code, d + 1, self._row(), f"l{k}_step[syn]", state, exprs)
