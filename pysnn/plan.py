@@ -20,7 +20,7 @@ from pysnn.kernel_check import check_kernel
 from pysnn.kernel_source import bind_kernel
 from pysnn.learning import Learning, Trace
 from pysnn.network import Monitor, Network
-from pysnn.plugin import PluginSpec
+from pysnn.plugin import TERM_KERNELS, PluginSpec
 
 DTYPES = ("float32", "float64")
 
@@ -98,6 +98,12 @@ class LearningPlan:
 
     def uses(self, arg: str) -> bool:
         return self.rule.uses(arg)
+
+    @property
+    def terms(self) -> list[str]:
+        """The names of the rule's reduced terms, those it defines of ``pre`` (from
+        ``on_pre``), ``post`` (``on_post``) and ``step`` (``on_step``), in that order."""
+        return [term for kernel, term in TERM_KERNELS.items() if kernel in self.rule.kernels]
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,10 @@ class _KernelRule:
 _EVENT_ARGS = frozenset({"w", "x_pre", "x_post", "reward", "dt"})
 
 
+TERM_KERNELS = {"on_pre": "pre", "on_post": "post", "on_step": "step"}
+"""A learning rule's event kernels -> the name of the reduced term ``apply`` receives."""
+
+
 def _kernel_rules(base: type, state: Mapping[str, StateVar], cls: type) -> list[_KernelRule]:
     names = tuple(state)
     shared_names = tuple(n for n, s in state.items() if s.shared)
@@ -206,13 +210,12 @@ def _kernel_rules(base: type, state: Mapping[str, StateVar], cls: type) -> list[
     if base is Encoder:
         return [_KernelRule("encode", frozenset({"x", "dt", "rng"}), ("output",))]
     if base is LearningRule:
-        events = [k for k in ("on_pre", "on_post", "on_step") if inspect.getattr_static(cls, k, None) is not None]
-        terms = {"on_pre": "pre", "on_post": "post", "on_step": "step"}
+        terms = [term for kernel, term in TERM_KERNELS.items() if inspect.getattr_static(cls, kernel, None) is not None]
         return [
             _KernelRule("on_pre", _EVENT_ARGS, ("term",), optional=True),
             _KernelRule("on_post", _EVENT_ARGS, ("term",), optional=True),
             _KernelRule("on_step", _EVENT_ARGS | {"s_pre", "s_post"}, (*names, "term"), names, optional=True),
-            _KernelRule("apply", frozenset({"w", "dt", *(terms[k] for k in events)}), ("w",)),
+            _KernelRule("apply", frozenset({"w", "dt", *terms}), ("w",)),
         ]
     if cls.quantile is not None:
         return [_KernelRule("select", frozenset({"lo", "hi"}), ("value",))]

@@ -22,7 +22,6 @@ from abc import ABC, abstractmethod
 from pysnn.plan import BoundPlugin, ProjectionPlan
 from pysnn.plugin import Reduction
 
-TERMS = {"on_pre": "pre", "on_post": "post", "on_step": "step"}
 BLOCK = 16
 """Target columns per task of a dense projection's column loop (and side of its copy tiles)."""
 DENSE_COLUMNS = 8
@@ -63,7 +62,7 @@ class LearningCode(ABC):
         self.target = g.plan.populations[proj.target]
         self.src, self.tgt = g.output(self.source), g.output(self.target)
         self.w = g.arg(f"k{self.k}_w", ("state", ("weights", proj.name)))
-        self.terms = [TERMS[k] for k in TERMS if k in self.rule.kernels]
+        self.terms = proj.learning.terms
         self.decay = g.arg(f"l{self.k}_decay", ("learning", self.k, "weight_decay"))
         self.wmin = g.arg(f"l{self.k}_wmin", ("learning", self.k, "wmin"))
         self.wmax = g.arg(f"l{self.k}_wmax", ("learning", self.k, "wmax"))

@@ -239,7 +239,7 @@ class NumpyBackend(Backend):
                 state[key] = (state[key] + totals[key]).astype(self.plan.dtype)
         for proj in self.plan.projections:
             if proj.learning is not None:
-                terms = {name: totals["terms", proj.name, name] for name in _term_names(proj.learning)}
+                terms = {name: totals["terms", proj.name, name] for name in proj.learning.terms}
                 touched = np.ones(state["weights", proj.name].size, bool)
                 self._apply(proj, state, terms, touched, dt, repeat_decay=steps)
 
@@ -330,10 +330,6 @@ def quantile_positions(quantile: float, batch: int) -> tuple[int, int]:
     """Indices of the sorted values around ``quantile`` of ``batch`` values."""
     position = quantile * (batch - 1)
     return math.floor(position), math.ceil(position)
-
-
-def _term_names(learning: LearningPlan) -> list[str]:
-    return [term for kernel, term in (("on_pre", "pre"), ("on_post", "post"), ("on_step", "step")) if kernel in learning.rule.kernels]
 
 
 def _element_keys(pop: PopulationPlan, sample_ids: np.ndarray, step: np.uint64) -> np.ndarray | None:
