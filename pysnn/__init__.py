@@ -11,7 +11,7 @@ from pysnn.connectivity import Dense, OneToOne, Sparse
 from pysnn.errors import ConfigError, PluginError, PySNNError
 from pysnn.learning import Learning, Trace
 from pysnn.network import Network
-from pysnn.plugin import Encoder, LearningRule, NeuronModel, Reduction, SynapseModel, per_sample, shared
+from pysnn.plugin import Encoder, LearningRule, NeuronModel, Param, Reduction, SynapseModel, param, per_sample, shared
 from pysnn.results import RunResult
 from pysnn.simulation import Simulation
 
@@ -24,6 +24,7 @@ __all__ = [
     "Network",
     "NeuronModel",
     "OneToOne",
+    "Param",
     "PluginError",
     "PySNNError",
     "Reduction",
@@ -33,6 +34,7 @@ __all__ = [
     "SynapseModel",
     "Trace",
     "__version__",
+    "param",
     "per_sample",
     "shared",
 ]

@@ -14,8 +14,9 @@ arrays, keyed as follows:
 - ``("rule", projection, variable)``: learning-rule state per sample and synapse
   (batch, n_synapses), synapses in row-major (dense) or CSR (sparse) order.
 
-``run`` advances the state in place by ``steps`` steps (on a copy that ``Simulation`` commits only
-if ``run`` returns) and fills the monitor buffers of ``RunArgs.records``.
+The backend holds the state (``keys``, ``read``, ``write``, ``discard``); ``advance`` runs on a
+working copy that replaces the state only if ``run`` returns, and ``run`` advances that copy in
+place by ``steps`` steps and fills the monitor buffers of ``RunArgs.records``.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from types import FunctionType
 from typing import Mapping
 
 import numpy as np
 
+from pysnn.compile_notice import compile_notice
 from pysnn.network import Monitor
 from pysnn.plan import Plan
+from pysnn.plugin import Kernel
 
 DEFAULT_BACKEND = "numba-cpu"
 BACKEND_ENV = "PYSNN_BACKEND"
@@ -57,16 +61,60 @@ class RunArgs:
 
 
 class Backend(ABC):
-    """Executes a ``Plan``; subclasses implement ``run``."""
+    """Executes a ``Plan``; subclasses implement ``check_kernel`` and ``run``."""
 
     name: str = ""
 
     def __init__(self, plan: Plan) -> None:
+        """Take ``plan`` and check that each of its kernels compiles for this backend."""
         self.plan = plan
+        self._state: dict[StateKey, np.ndarray] = {}
+        plugins = plan.bound_plugins()
+        with compile_notice(f"the kernels of {len(plugins)} plugins for {self.name}, {plan.dtype.name}"):
+            for bound in plugins:
+                for name, kernel in bound.spec.kernels.items():
+                    self.check_kernel(kernel, bound.kernels[name], plan.dtype, bound.spec.label)
+
+    # -- the simulation state: host arrays here; a device backend overrides these five methods to
+    # keep the arrays in device memory, where ``advance`` can discard a failed run without a copy
+    # to the host.
+
+    def keys(self) -> set[StateKey]:
+        """The keys of the state held now."""
+        return set(self._state)
+
+    def read(self, key: StateKey) -> np.ndarray:
+        """A host copy of one state array."""
+        return self._state[key].copy()
+
+    def write(self, key: StateKey, value: np.ndarray) -> None:
+        """Replace (or add) one state array with a copy of ``value``, already of its final shape
+        and dtype."""
+        self._state[key] = np.array(value)
+
+    def discard(self, keep) -> None:
+        """Drop every state array whose key ``keep(key)`` rejects."""
+        self._state = {key: array for key, array in self._state.items() if keep(key)}
+
+    def advance(self, args: RunArgs, added: Mapping[StateKey, np.ndarray]) -> None:
+        """Run on a working copy of the state plus the ``added`` arrays (a new batch's per-sample
+        state); the copy becomes the state only if ``run`` returns, so a failed run changes
+        nothing."""
+        work = {key: array.copy() for key, array in self._state.items()}
+        work.update({key: np.array(array) for key, array in added.items()})
+        self.run(work, args)
+        self._state = work
+
+    @classmethod
+    @abstractmethod
+    def check_kernel(cls, kernel: Kernel, bound: FunctionType, dtype: np.dtype, label: str) -> None:
+        """Raise ``PluginError`` (prefixed with ``label``) unless ``bound``, the kernel rewritten
+        for ``dtype``, compiles for this backend and returns the declared types."""
 
     @abstractmethod
     def run(self, state: dict[StateKey, np.ndarray], args: RunArgs) -> None:
-        """Advance ``state`` by ``args.steps`` steps and fill ``args.records``."""
+        """Advance ``state`` (a working copy, see ``advance``) by ``args.steps`` steps in place
+        and fill ``args.records``."""
 
 
 def backend_name(name: str | None) -> str:

@@ -20,13 +20,32 @@ def _int_list(text: str) -> list[int]:
 
 
 def plugins(args: argparse.Namespace) -> int:
-    """List installed plugins, their packages, and whether they load."""
+    """List installed plugins, their packages, and whether they load (--check: and compile)."""
+    if args.check:
+        return _check_plugins()
     broken = 0
     for entry, error in registry.report():
         status = "ok" if error is None else f"ERROR: {error}"
         broken += error is not None
         print(f"{entry.kind:<13} {entry.name:<24} {entry.package:<20} {entry.version:<8} {status}")
     return 1 if broken else 0
+
+
+def _check_plugins() -> int:
+    from pysnn.plugin_check import check_installed
+
+    backends, reports = check_installed()
+    print(f"compiling every model plugin's kernels for {', '.join(backends)} in float32 and float64")
+    for report in reports:
+        entry = report.entry
+        if report.load_error is not None:
+            status = f"ERROR: {report.load_error}"
+        elif report.ok:
+            status = "ok"
+        else:
+            status = "; ".join(f"ERROR on {name}: {error}" for name, error in report.backends.items() if error)
+        print(f"{entry.kind:<13} {entry.name:<24} {entry.package:<20} {entry.version:<8} {status}")
+    return 0 if all(report.ok for report in reports) else 1
 
 
 def scaling(args: argparse.Namespace) -> int:
@@ -57,7 +76,9 @@ def scaling(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pysnn", description="Mini-batch spiking neural network simulation.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("plugins", help=plugins.__doc__).set_defaults(func=plugins)
+    listing = commands.add_parser("plugins", help=plugins.__doc__)
+    listing.add_argument("--check", action="store_true", help="also compile each plugin's kernels for every backend")
+    listing.set_defaults(func=plugins)
     exp = commands.add_parser("scaling", help=scaling.__doc__)
     exp.add_argument(
         "--backend",

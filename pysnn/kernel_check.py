@@ -13,12 +13,13 @@ from types import FunctionType
 import numpy as np
 
 from pysnn.errors import PluginError
+from pysnn.kernel_source import original_line
 from pysnn.plugin import Kernel
 
 
 def check_kernel(kernel: Kernel, bound: FunctionType, dtype: np.dtype, label: str) -> None:
     """Raise ``PluginError`` unless ``bound`` compiles and returns the declared types."""
-    problem = _problem(bound, kernel.arg_types, kernel.output_types, kernel.outputs, dtype.name)
+    problem = _problem(kernel.function, bound, kernel.arg_types, kernel.output_types, kernel.outputs, dtype.name)
     if problem:
         raise PluginError(f"{label}: {kernel.name}() {problem}")
 
@@ -34,7 +35,7 @@ def jitted(bound: FunctionType):
 
 
 @lru_cache(maxsize=None)
-def _problem(bound, arg_types, output_types, outputs, dtype_name) -> str | None:
+def _problem(func, bound, arg_types, output_types, outputs, dtype_name) -> str | None:
     import numba
     from numba.core.errors import NumbaError
 
@@ -44,14 +45,27 @@ def _problem(bound, arg_types, output_types, outputs, dtype_name) -> str | None:
         dispatcher.compile(tuple(names[t] for t in arg_types))
     except NumbaError as exc:
         message = str(exc).strip().splitlines()
-        return f"does not compile with Numba for {dtype_name}: " + " ".join(line.strip() for line in message[:6])
+        return f"does not compile with Numba for {dtype_name}{_where(func, bound, exc)}: " + " ".join(
+            line.strip() for line in message[:6]
+        )
     returned = dispatcher.nopython_signatures[-1].return_type
     got = list(returned) if isinstance(returned, numba.types.BaseTuple) else [returned]
     for name, want, typ in zip(outputs, output_types, got):
         if typ != names[want]:
-            expected = dtype_name if want == "real" else want
-            return (
-                f"returns {typ} for {name!r} where {expected} is expected: a value of another type enters "
-                "its arithmetic (an integer or float64 global, or a km.uniform draw: use km.cast_like)"
-            )
+            return wrong_output_type(name, str(typ), dtype_name if want == "real" else want)
     return None
+
+
+def wrong_output_type(output: str, got: str, expected: str) -> str:
+    """The problem of a kernel whose ``output`` has type ``got`` instead of ``expected``."""
+    return (
+        f"returns {got} for {output!r} where {expected} is expected: a value of another type enters "
+        "its arithmetic (an integer or float64 global, or a km.uniform draw: use km.cast_like)"
+    )
+
+
+def _where(func: FunctionType, bound: FunctionType, exc: Exception) -> str:
+    """``" at <plugin file>:<line>"`` for an error Numba located in ``bound``'s generated file."""
+    loc = getattr(exc, "loc", None)
+    line = original_line(func, bound, loc.line) if loc and loc.filename == bound.__code__.co_filename else None
+    return f" at {func.__code__.co_filename}:{line}" if line else ""

@@ -18,7 +18,7 @@ from pysnn import registry
 from pysnn.connectivity import Connectivity
 from pysnn.errors import ConfigError
 from pysnn.learning import Learning, Trace
-from pysnn.plugin import PluginSpec
+from pysnn.plugin import DEFAULT_PORT, PluginSpec, describe_params
 
 SPIKE_MONITORS = ("spike_counts", "spikes")
 TRACE = "trace"
@@ -66,6 +66,8 @@ class Projection:
     params: Mapping[str, np.ndarray]
     learning: Learning | None = None
     """How the weights learn (parameters validated), or None for fixed weights."""
+    port: str = DEFAULT_PORT
+    """The input port of the target's neuron model that the synapses' current feeds."""
 
     def spec(self) -> PluginSpec:
         return registry.spec_for("synapse", self.synapse)
@@ -150,13 +152,16 @@ class Network:
         params: Mapping[str, Any] | None = None,
         name: str | None = None,
         learning: Learning | None = None,
+        port: str | None = None,
     ) -> Projection:
         """Connect ``source`` to ``target`` (a neuron population); returns the projection.
 
         ``connectivity`` is ``Dense(w)``, ``Sparse(...)`` or ``OneToOne(w)``; ``synapse`` the
         synapse model (default ``delta``), ``params`` its parameter overrides. The projection is
         named ``name`` or ``"source->target"``. ``learning`` (``pysnn.Learning``) makes its
-        weights plastic.
+        weights plastic. ``port`` is the input of the target's neuron model that the synapses
+        feed (e.g. ``"exc"`` or ``"inh"`` of ``lif_cond``); it may be omitted when the model has
+        one input.
         """
         for role, pop in (("source", source), ("target", target)):
             if pop not in self.populations:
@@ -181,10 +186,18 @@ class Network:
                     f"but population {pop!r} has {got} neurons"
                 )
         spec = registry.spec_for("synapse", synapse)
+        target_spec = self.populations[target].spec()
+        port = _check_port(port, target_spec, name)
+        missing = [var for var in spec.reads_target if var not in target_spec.state]
+        if missing:
+            raise ConfigError(
+                f"projection {name!r}: {spec.label} reads the target's state variable(s) {missing}, which "
+                f"{target_spec.label} of {target!r} does not have (it has: {', '.join(target_spec.state)})"
+            )
         if learning is not None:
             learning = _check_learning(learning, name, connectivity, self.populations[source], self.populations[target])
         projection = Projection(
-            name, source, target, connectivity, synapse, values(spec, params, sizes[1], "params", name), learning
+            name, source, target, connectivity, synapse, values(spec, params, sizes[1], "params", name), learning, port
         )
         self.projections[name] = projection
         return projection
@@ -271,21 +284,23 @@ class Network:
 
 
 def values(spec: PluginSpec, given: Mapping[str, Any] | None, n: int | None, what: str, owner: str) -> dict[str, np.ndarray]:
-    """Validate parameter or initial-value overrides: known names, scalar or (n,), finite.
+    """Validate parameter or initial-value overrides: known names, scalar or (n,), finite, and
+    parameters inside their declared bounds.
 
     ``n=None`` allows scalars only."""
     if given is None:
         return {}
     if not isinstance(given, Mapping):
         raise ConfigError(f"{owner!r}: {what} must be a dict of name -> value, got {type(given).__name__}")
-    known = spec.params if what == "params" else spec.state
+    known = spec.param_decls if what == "params" else spec.state
     out = {}
     for key, value in given.items():
         if key not in known:
-            kind = "parameter" if what == "params" else "state variable"
-            raise ConfigError(
-                f"{owner!r}: {spec.label} has no {kind} {key!r}; it has: {', '.join(known) or 'none'}"
-            )
+            if what == "params":
+                kind, listing = "parameter", describe_params(known)
+            else:
+                kind, listing = "state variable", ", ".join(known)
+            raise ConfigError(f"{owner!r}: {spec.label} has no {kind} {key!r}; it has: {listing or 'none'}")
         try:
             array = np.array(value, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -295,8 +310,42 @@ def values(spec: PluginSpec, given: Mapping[str, Any] | None, n: int | None, wha
             raise ConfigError(f"{owner!r}: {what}[{key!r}] must be {shapes}, got shape {array.shape}")
         if not np.isfinite(array).all():
             raise ConfigError(f"{owner!r}: {what}[{key!r}] must be finite, got {value!r}")
+        if what == "params":
+            _check_bounds(spec, key, array, owner)
         out[key] = array
     return out
+
+
+def _check_bounds(spec: PluginSpec, name: str, array: np.ndarray, owner: str) -> None:
+    """Raise if an element of parameter ``name``'s ``array`` is outside its declared bounds."""
+    decl = spec.param_decls[name]
+    outside = ~decl.allows(array)
+    if outside.any():
+        index = int(np.argmax(outside))
+        at = f" at index {index}" if array.ndim else ""
+        raise ConfigError(
+            f"{owner!r}: {spec.label} parameter {name!r} must be {decl.bounds_text()}, got "
+            f"{float(array.flat[index])!r}{at}; change it or leave it out for the default "
+            f"{decl.with_unit(decl.default)}"
+        )
+
+
+def _check_port(port: Any, target: PluginSpec, projection: str) -> str:
+    """The target port a projection feeds: ``port``, or the model's only input."""
+    ports = target.ports
+    if port is None:
+        if len(ports) > 1:
+            raise ConfigError(
+                f"projection {projection!r}: {target.label} has several inputs; choose one with port= "
+                f"({', '.join(map(repr, ports))})"
+            )
+        return ports[0]
+    if port not in ports:
+        raise ConfigError(
+            f"projection {projection!r}: port={port!r} is not an input of {target.label}; its inputs: "
+            f"{', '.join(map(repr, ports))}"
+        )
+    return port
 
 
 def _check_learning(learning: Any, name: str, connectivity: Connectivity, source: Population, target: Population) -> Learning:

@@ -2,7 +2,8 @@
 
 ``build_plan`` resolves plugins, binds their kernels to the simulation dtype, casts parameters and
 weights, computes derived values and initial states, and orders everything: populations and
-projections in the order they were added. Backends only read a ``Plan``.
+projections in the order they were added. Backends only read a ``Plan``, and each checks that
+the plan's kernels compile for its target (``Backend.check_kernel``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import numpy as np
 from pysnn import kernel_math as km
 from pysnn import registry, rng
 from pysnn.errors import ConfigError, PluginError
-from pysnn.kernel_check import check_kernel
 from pysnn.kernel_source import bind_kernel
 from pysnn.learning import Learning, Trace
 from pysnn.network import Monitor, Network
@@ -83,6 +83,8 @@ class ProjectionPlan:
     synapse: BoundPlugin
     init: Mapping[str, np.ndarray]
     """Synapse state variable -> initial values, shape (n_target,)."""
+    port: str
+    """The input port of the target's neuron model that this projection's current feeds."""
     learning: LearningPlan | None = None
 
 
@@ -123,6 +125,17 @@ class Plan:
         """True if some shared state (weights included) changes while learning is on."""
         return any(p.reductions for p in self.populations) or any(p.learning for p in self.projections)
 
+    def bound_plugins(self) -> list[BoundPlugin]:
+        """Every bound plugin of the plan (each kernel a backend may run), in plan order."""
+        found = []
+        for pop in self.populations:
+            found += [pop.plugin, *pop.reductions.values()]
+        for proj in self.projections:
+            found.append(proj.synapse)
+            if proj.learning is not None:
+                found += [proj.learning.rule, proj.learning.reduction]
+        return found
+
     @property
     def uses_reward(self) -> bool:
         return any(p.learning.uses("reward") for p in self.projections if p.learning)
@@ -151,6 +164,7 @@ def build_plan(network: Network, dtype: str, seed: int) -> Plan:
             ),
             synapse=(syn := _bind(proj.spec(), proj.params, network.populations[proj.target].n, network.dt, dtype)),
             init=_initial_state(syn, {}, network.populations[proj.target].n, dtype),
+            port=proj.port,
             learning=_learning(proj.learning, network.dt, dtype),
         )
         for k, proj in enumerate(network.projections.values())
@@ -201,8 +215,6 @@ def _bind(spec: PluginSpec, overrides: Mapping[str, np.ndarray], n: int, dt: flo
                 )
             values[name] = value
     kernels = {name: bind_kernel(k.function, dtype) for name, k in spec.kernels.items()}
-    for name, kernel in spec.kernels.items():
-        check_kernel(kernel, kernels[name], dtype, spec.label)
     return BoundPlugin(spec, kernels, values)
 
 

@@ -1,9 +1,11 @@
 """The plugin contract: declarative model classes whose per-element update is a scalar kernel.
 
-A plugin class declares parameters (with defaults), state variables (with initial values and batch
-semantics) and one or more *kernel functions*: plain functions of scalars, written with arithmetic,
-comparisons and ``pysnn.kernel_math``, that every backend runs unchanged (NumPy on whole arrays,
-Numba as compiled per-element loops). Kernel arguments are bound by name:
+A plugin class declares parameters (with defaults; with ``param`` also a unit and bounds, checked
+where values are given), state variables (with initial values and batch semantics) and one or
+more *kernel functions*: plain functions of scalars, written with arithmetic, comparisons and
+``pysnn.kernel_math``, that every backend runs unchanged (NumPy on whole arrays, Numba as compiled
+per-element loops); ``pysnn.kernel_lint`` lists what a kernel body may use. Kernel arguments are
+bound by name:
 
 - state variables of the plugin, parameters, derived values (see ``derived``),
 - and the special arguments of the kernel's kind (``i_in``, ``dt``, ``rng``, ``x``).
@@ -46,6 +48,7 @@ import ast
 import inspect
 import keyword
 import math
+import operator
 import textwrap
 from dataclasses import dataclass
 from types import FunctionType
@@ -54,6 +57,13 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from pysnn.errors import PluginError
+from pysnn.kernel_lint import check_kernel_body
+
+
+DEFAULT_PORT = "i_in"
+"""The input of a neuron model that declares no ports."""
+POST_SUFFIX = "_post"
+"""Suffix of the arguments through which a synapse reads its target's state."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +88,80 @@ def shared(init: float | str = 0.0, reduction: str = "sum") -> StateVar:
     return StateVar(init=init, shared=True, reduction=reduction)
 
 
+_BOUND_OPS = {"gt": (">", operator.gt), "ge": (">=", operator.ge), "lt": ("<", operator.lt), "le": ("<=", operator.le)}
+
+
+@dataclass(frozen=True)
+class Param:
+    """Declaration of a parameter: default value, unit and bounds (see ``param``)."""
+
+    default: float
+    unit: str = ""
+    """Unit, for messages only (e.g. "ms"); empty for a dimensionless parameter."""
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+    @property
+    def bounds(self) -> tuple[tuple[str, float], ...]:
+        """The declared bounds as (field, number) pairs, e.g. (("gt", 0.0),)."""
+        return tuple((key, getattr(self, key)) for key in _BOUND_OPS if getattr(self, key) is not None)
+
+    def allows(self, value: Any) -> np.ndarray:
+        """Elementwise: True where ``value`` (a number or an array) is inside the bounds."""
+        ok = np.ones(np.shape(value), dtype=bool)
+        for key, bound in self.bounds:
+            ok &= _BOUND_OPS[key][1](value, bound)
+        return ok
+
+    def bounds_text(self) -> str:
+        """The bounds with the unit, e.g. "> 0 ms" or ">= 0 and <= 1"; empty without bounds."""
+        return " and ".join(f"{_BOUND_OPS[key][0]} {self.with_unit(bound)}" for key, bound in self.bounds)
+
+    def with_unit(self, value: float) -> str:
+        """``value`` exactly (shortest form, no trailing ".0") followed by the unit, e.g. "100 ms"."""
+        text = repr(float(value)).removesuffix(".0")
+        return f"{text} {self.unit}" if self.unit else text
+
+    def describe(self) -> str:
+        """Unit and bounds for listings, e.g. "> 0 ms", "mV"; empty for a plain number."""
+        return self.bounds_text() or self.unit
+
+
+def param(
+    default: float,
+    unit: str = "",
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+) -> Param:
+    """A parameter with a unit and bounds, e.g. ``param(100.0, "ms", gt=0)``.
+
+    ``unit`` is shown in messages (values are never converted). Values given to ``add_population``,
+    ``add_input``, ``connect`` or ``Learning`` outside the bounds (``gt``: >, ``ge``: >=,
+    ``lt``: <, ``le``: <=; at most one lower and one upper) are rejected there.
+    """
+    return Param(default, unit, gt=gt, ge=ge, lt=lt, le=le)
+
+
+def as_param(value: float | Param) -> Param:
+    """A ``params`` entry as a declaration: a plain number is a ``Param`` without unit or bounds."""
+    return value if isinstance(value, Param) else Param(value)
+
+
+def describe_params(decls: Mapping[str, Param]) -> str:
+    """Parameter names with units and bounds, e.g. "thresh (mV), refrac (>= 0 ms), nu"."""
+    return ", ".join(f"{name} ({decl.describe()})" if decl.describe() else name for name, decl in decls.items())
+
+
 class Plugin:
     """Base of every kernel plugin; see the module docstring for the contract."""
 
-    params: ClassVar[Mapping[str, float]] = {}
+    params: ClassVar[Mapping[str, float | Param]] = {}
+    """Parameter name -> default value, or ``param(...)`` for one with a unit and bounds."""
     state: ClassVar[Mapping[str, StateVar]] = {}
     kind: ClassVar[str] = ""
 
@@ -90,12 +170,20 @@ class NeuronModel(Plugin):
     """A neuron model: ``update`` (and optionally ``update_shared``) over (batch, n) neurons."""
 
     kind = "neuron model"
+    ports: ClassVar[tuple[str, ...]] = (DEFAULT_PORT,)
+    """Names of the model's inputs: each is an argument of ``update`` that receives the sum of
+    the currents of the projections connected to it (``Network.connect(..., port=...)``), e.g.
+    ``("exc", "inh")`` for excitatory and inhibitory conductance increments."""
 
 
 class SynapseModel(Plugin):
     """Post-synaptic dynamics of a projection: ``update`` per sample and target neuron."""
 
     kind = "synapse model"
+    reads_target: ClassVar[tuple[str, ...]] = ()
+    """State variables of the target neuron that ``update`` reads, as arguments named
+    ``<variable>_post`` (per sample, the value at the start of the step), e.g. ``("v",)`` for a
+    conductance whose current is ``g * (e_rev - v_post)``."""
 
 
 class Encoder(Plugin):
@@ -165,7 +253,13 @@ class PluginSpec:
 
     @property
     def params(self) -> Mapping[str, float]:
-        return self.cls.params
+        """Parameter name -> default value."""
+        return {name: decl.default for name, decl in self.param_decls.items()}
+
+    @property
+    def param_decls(self) -> Mapping[str, Param]:
+        """Parameter name -> declaration (unit and bounds; none for plain-number parameters)."""
+        return {name: as_param(value) for name, value in self.cls.params.items()}
 
     @property
     def state(self) -> Mapping[str, StateVar]:
@@ -178,6 +272,16 @@ class PluginSpec:
     @property
     def per_sample_state(self) -> tuple[str, ...]:
         return tuple(n for n, s in self.cls.state.items() if not s.shared)
+
+    @property
+    def ports(self) -> tuple[str, ...]:
+        """A neuron model's input ports."""
+        return self.cls.ports
+
+    @property
+    def reads_target(self) -> tuple[str, ...]:
+        """A synapse model's reads of its target's state variables."""
+        return self.cls.reads_target
 
 
 @dataclass(frozen=True)
@@ -201,12 +305,13 @@ def _kernel_rules(base: type, state: Mapping[str, StateVar], cls: type) -> list[
     names = tuple(state)
     shared_names = tuple(n for n, s in state.items() if s.shared)
     if base is NeuronModel:
-        rules = [_KernelRule("update", frozenset({"i_in", "dt", "rng"}), (*names, "spiked"), names)]
+        rules = [_KernelRule("update", frozenset({"dt", "rng", *cls.ports}), (*names, "spiked"), names)]
         if shared_names:
             rules.append(_KernelRule("update_shared", frozenset({"dt"}), shared_names, shared_names, optional=True))
         return rules
     if base is SynapseModel:
-        return [_KernelRule("update", frozenset({"i_in", "dt"}), (*names, "current"), names)]
+        reads = {f"{var}{POST_SUFFIX}" for var in cls.reads_target}
+        return [_KernelRule("update", frozenset({"i_in", "dt", *reads}), (*names, "current"), names)]
     if base is Encoder:
         return [_KernelRule("encode", frozenset({"x", "dt", "rng"}), ("output",))]
     if base is LearningRule:
@@ -257,6 +362,10 @@ def _inspect(cls: Any, label: str) -> PluginSpec:
         _check_encoder(cls)
     if base is NeuronModel and not state:
         raise PluginError("a neuron model needs at least one state variable")
+    if base is NeuronModel:
+        _check_names(cls.ports, "ports", "input port", allow_empty=False)
+    if base is SynapseModel:
+        _check_names(cls.reads_target, "reads_target", "target state variable", allow_empty=True)
     rules = _kernel_rules(base, state, cls)
     if base is NeuronModel and len(rules) == 1 and inspect.getattr_static(cls, "update_shared", None):
         raise PluginError("update_shared() needs at least one shared state variable")
@@ -272,6 +381,7 @@ def _inspect(cls: Any, label: str) -> PluginSpec:
         required = set(rule.outputs) & set(state)
         args = _check_signature(func, rule.name, allowed, required)
         _check_returns(func, rule)
+        check_kernel_body(func, function_ast(func), rule.name)
         kernels[rule.name] = Kernel(
             rule.name, func, args, tuple(_arg_type(cls, a) for a in args), rule.outputs, _output_types(cls, rule)
         )
@@ -297,13 +407,36 @@ def _output_types(cls: type, rule: _KernelRule) -> tuple[str, ...]:
 
 
 def _check_params(params: Any) -> dict[str, float]:
+    """Validate the ``params`` declaration; returns name -> default value."""
     if not isinstance(params, Mapping):
-        raise PluginError(f"params must be a dict of name -> default value, got {type(params).__name__}")
+        raise PluginError(f"params must be a dict of name -> default value or param(...), got {type(params).__name__}")
+    defaults = {}
     for name, value in params.items():
         _check_identifier(name, "parameter")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise PluginError(f"parameter {name!r} needs a finite number as default, got {value!r}")
-    return dict(params)
+        decl = as_param(value)
+        _check_param(name, decl)
+        defaults[name] = decl.default
+    return defaults
+
+
+def _check_param(name: str, decl: Param) -> None:
+    if not _is_finite_number(decl.default):
+        raise PluginError(f"parameter {name!r} needs a finite number as default, got {decl.default!r}")
+    if not isinstance(decl.unit, str):
+        raise PluginError(f"parameter {name!r}: unit must be a string, got {decl.unit!r}")
+    for key, bound in decl.bounds:
+        if not _is_finite_number(bound):
+            raise PluginError(f"parameter {name!r}: bound {key}= must be a finite number, got {bound!r}")
+    if decl.gt is not None and decl.ge is not None:
+        raise PluginError(f"parameter {name!r} has two lower bounds (gt and ge); give one")
+    if decl.lt is not None and decl.le is not None:
+        raise PluginError(f"parameter {name!r} has two upper bounds (lt and le); give one")
+    if not decl.allows(decl.default):
+        raise PluginError(f"parameter {name!r}: default {decl.default!r} is not {decl.bounds_text()}")
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_state(state: Any, init_names: set[str]) -> dict[str, StateVar]:
@@ -327,6 +460,15 @@ def _check_state(state: Any, init_names: set[str]) -> dict[str, StateVar]:
         if var.shared and not isinstance(var.reduction, str):
             raise PluginError(f"shared state variable {name!r} needs a reduction name, e.g. 'sum'")
     return dict(state)
+
+
+def _check_names(names: Any, attribute: str, what: str, allow_empty: bool) -> None:
+    if not isinstance(names, tuple) or (not names and not allow_empty):
+        raise PluginError(f"{attribute} must be a {'' if allow_empty else 'non-empty '}tuple of names, got {names!r}")
+    for name in names:
+        _check_identifier(name, what)
+    if len(set(names)) != len(names):
+        raise PluginError(f"{attribute} {names!r} names an entry twice")
 
 
 def _check_identifier(name: Any, what: str) -> None:
@@ -459,4 +601,20 @@ def _check_returns(func: FunctionType, rule: _KernelRule) -> None:
             raise PluginError(
                 f"{rule.name}() must return {len(rule.outputs)} value(s) ({', '.join(rule.outputs)}), "
                 f"but the return on line {ret.lineno} of its source gives {got}"
+            )
+        _check_return_order(func, rule, ret)
+
+
+def _check_return_order(func: FunctionType, rule: _KernelRule, ret: ast.Return) -> None:
+    """Reject a returned name that is another position's declared output (e.g. swapped state
+    variables); a name that is also returned at its own position (``return i, i``) is fine."""
+    values = ret.value.elts if isinstance(ret.value, ast.Tuple) else [ret.value]
+    names = [v.id if isinstance(v, ast.Name) else None for v in values]
+    for position, name in enumerate(names):
+        if name in rule.outputs and names[rule.outputs.index(name)] != name:
+            line = func.__code__.co_firstlineno + ret.lineno - 1
+            raise PluginError(
+                f"{rule.name}() at {func.__code__.co_filename}:{line}: `{ast.unparse(ret)}` returns {name!r} "
+                f"in the place of {rule.outputs[position]!r}; {rule.name}() returns "
+                f"({', '.join(rule.outputs)}) in this order"
             )

@@ -33,7 +33,8 @@ class Simulation:
         """Steps simulated since the last reset."""
         self.batch_size: int | None = None
         """Batch size of the per-sample state; None until a run or ``reset(batch_size)``."""
-        self._state: dict[StateKey, np.ndarray] = self._shared_state()
+        for key, array in self._shared_state().items():
+            self._engine.write(key, array)
         if batch_size is not None:
             self.reset(batch_size)
 
@@ -73,15 +74,10 @@ class Simulation:
             if not isinstance(flag, (bool, np.bool_)):
                 raise ConfigError(f"{name} must be True or False, got {flag!r}")
         rewards = self._check_reward(reward, steps, batch, bool(learning))
-        state = dict(self._state)
-        if self.batch_size is None:
-            state.update(self._per_sample_state(batch))
-        work = {key: array.copy() for key, array in state.items()}
         args = RunArgs(
             steps, self.step, ids, bool(learning), prepared, self._records(steps, batch), rewards, bool(deferred)
         )
-        self._engine.run(work, args)
-        self._state = work
+        self._engine.advance(args, self._per_sample_state(batch) if self.batch_size is None else {})
         self.batch_size = batch
         self.step += steps
         return RunResult(args.records, steps, ids)
@@ -93,13 +89,14 @@ class Simulation:
         takes its batch size from its inputs; with it, per-sample state is allocated now (e.g. to
         ``set_state`` before running).
         """
-        self._state = {key: value for key, value in self._state.items() if key[0] == "weights" or self._is_shared(key)}
+        self._engine.discard(lambda key: key[0] == "weights" or self._is_shared(key))
         self.batch_size = None
         self.step = 0
         if batch_size is not None:
             if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
                 raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-            self._state.update(self._per_sample_state(int(batch_size)))
+            for key, array in self._per_sample_state(int(batch_size)).items():
+                self._engine.write(key, array)
             self.batch_size = int(batch_size)
 
     def state(self, owner: str, variable: str) -> np.ndarray:
@@ -108,21 +105,21 @@ class Simulation:
         Per-sample variables have shape (batch, n), shared ones (n,); ``"output"`` is a
         population's output of the last step.
         """
-        return self._state[self._state_key(owner, variable)].copy()
+        return self._engine.read(self._state_key(owner, variable))
 
     def set_state(self, owner: str, variable: str, value: Any) -> None:
         """Overwrite a state variable with ``value`` (broadcast to its shape)."""
         key = self._state_key(owner, variable)
-        self._state[key] = self._checked_array(value, self._state[key], f"{owner}.{variable}")
+        self._engine.write(key, self._checked_array(value, self._engine.read(key), f"{owner}.{variable}"))
 
     def weights(self, projection: str) -> np.ndarray:
         """A copy of a projection's weights (dense (n_source, n_target), sparse (nnz,), one-to-one (n,))."""
-        return self._state[self._weights_key(projection)].copy()
+        return self._engine.read(self._weights_key(projection))
 
     def set_weights(self, projection: str, weights: Any) -> None:
         """Overwrite a projection's weights (same shape as ``weights(projection)``)."""
         key = self._weights_key(projection)
-        self._state[key] = self._checked_array(weights, self._state[key], f"weights of {projection!r}")
+        self._engine.write(key, self._checked_array(weights, self._engine.read(key), f"weights of {projection!r}"))
 
     def normalize_weights(self, projection: str, total: float) -> None:
         """Scale each target neuron's incoming weights to sum to ``total`` (e.g. Diehl & Cook's
@@ -131,7 +128,7 @@ class Simulation:
         if isinstance(total, bool) or not isinstance(total, (int, float)) or not np.isfinite(total):
             raise ConfigError(f"normalize_weights total must be a finite number, got {total!r}")
         proj = next(p for p in self.plan.projections if p.name == projection)
-        w = self._state[key]
+        w = self._engine.read(key)
         if proj.kind == "dense":
             sums = w.sum(axis=0)
         elif proj.kind == "sparse":
@@ -141,7 +138,7 @@ class Simulation:
         sums = sums.astype(self.dtype)
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(sums != 0, self.dtype.type(total) / sums, self.dtype.type(1)).astype(self.dtype)
-        self._state[key] = (w * (scale[proj.arrays["indices"]] if proj.kind == "sparse" else scale)).astype(self.dtype)
+        self._engine.write(key, (w * (scale[proj.arrays["indices"]] if proj.kind == "sparse" else scale)).astype(self.dtype))
 
     def __repr__(self) -> str:
         return (
@@ -189,7 +186,7 @@ class Simulation:
             key = ("rule" if learned else "synapse", owner, variable)
         else:
             raise ConfigError(f"{owner!r} is neither a population nor a projection of this network")
-        if key not in self._state:
+        if key not in self._engine.keys():
             pop = next((p for p in self.plan.populations if p.name == owner), None)
             if pop is not None and variable == TRACE and not pop.trace_used:
                 raise ConfigError(f"the trace of {owner!r} is not computed: no learning rule or monitor reads it")
@@ -198,7 +195,7 @@ class Simulation:
                     f"{owner}.{variable} has a batch axis and no batch size is set yet; "
                     "run first or call reset(batch_size=...)"
                 )
-            known = sorted(k[2] if len(k) == 3 else k[0] for k in self._state if k[0] != "weights" and k[1] == owner)
+            known = sorted(k[2] if len(k) == 3 else k[0] for k in self._engine.keys() if k[0] != "weights" and k[1] == owner)
             raise ConfigError(f"{owner!r} has no state variable {variable!r}; it has: {', '.join(known) or 'none yet'}")
         return key
 
@@ -212,7 +209,7 @@ class Simulation:
         return (*proj.synapse.spec.state, *rule_state)
 
     def _weights_key(self, projection: str) -> StateKey:
-        if ("weights", projection) not in self._state:
+        if ("weights", projection) not in self._engine.keys():
             names = ", ".join(p.name for p in self.plan.projections) or "none"
             raise ConfigError(f"no projection named {projection!r}; projections: {names}")
         return ("weights", projection)

@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 import pysnn
 from pysnn import Dense, Network, OneToOne, Sparse
 
-NEURON_MODELS = ("lif", "adaptive_lif", "if_subtractive", "izhikevich", "qif")
+NEURON_MODELS = ("lif", "adaptive_lif", "if_subtractive", "izhikevich", "qif", "lif_cond", "adex")
 ENCODERS = ("poisson", "bernoulli", "current", "spikes")
 CONNECTIVITY = ("dense", "sparse", "one_to_one")
-DRIVE = {"lif": 8.0, "adaptive_lif": 8.0, "if_subtractive": 0.6, "izhikevich": 15.0, "qif": 60.0}
+SYNAPSES = ("delta", "exponential", "exp_conductance")
+DRIVE = {"lif": 8.0, "adaptive_lif": 8.0, "if_subtractive": 0.6, "izhikevich": 15.0, "qif": 60.0, "lif_cond": 2.0, "adex": 4000.0}
 """Weight scale that makes a few active inputs drive each model to threshold."""
 
 
@@ -83,9 +84,15 @@ def cases(draw, models=NEURON_MODELS, samples: int = 6) -> Case:
         for source in draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=2, unique=True)):
             n_source = net.populations[source].n
             kind = draw(st.sampled_from(CONNECTIVITY))
-            synapse = draw(st.sampled_from(["delta", "exponential"]))
-            params = {"tau": float(draw(st.sampled_from([2.0, 10.0])))} if synapse == "exponential" else None
-            net.connect(source, target, _connectivity(rng, kind, n_source, n_target, DRIVE[model]), synapse, params)
+            synapse = draw(st.sampled_from(SYNAPSES))
+            params = {"tau": float(draw(st.sampled_from([2.0, 10.0])))} if synapse != "delta" else None
+            scale = DRIVE[model]
+            if synapse == "exp_conductance":  # the current is g * (e_rev - v_post): a weight is a conductance
+                params["e_rev"] = float(draw(st.sampled_from([0.0, -80.0])))
+                scale = scale / 50.0
+            port = draw(st.sampled_from(net.populations[target].spec().ports))
+            connectivity = _connectivity(rng, kind, n_source, n_target, scale)
+            net.connect(source, target, connectivity, synapse, params, port=port)
     for name in sources + [p[0] for p in pops]:
         if net.populations[name].spec().cls.__name__ != "Current":
             net.monitor(name, "spike_counts")

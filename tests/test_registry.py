@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pysnn import Network, OneToOne, PluginError, registry
+from pysnn.cli import main
 
 GOOD = '''
 from pysnn import NeuronModel, per_sample
@@ -70,8 +71,8 @@ def third_party(tmp_path, monkeypatch):
 
 
 def test_builtin_plugins_are_registered_through_entry_points():
-    assert {"lif", "adaptive_lif", "if_subtractive", "izhikevich"} <= set(registry.names("neuron"))
-    assert registry.names("synapse") == ["delta", "exponential"]
+    assert {"lif", "adaptive_lif", "if_subtractive", "izhikevich", "lif_cond", "adex"} <= set(registry.names("neuron"))
+    assert registry.names("synapse") == ["delta", "exp_conductance", "exponential"]
     assert registry.names("backend") == ["numba-cpu", "numpy"]
     lif = next(e for e in registry.entries("neuron") if e.name == "lif")
     assert lif.package == "pysnn-minibatch" and lif.value == "pysnn_models.lif:LIF"
@@ -119,3 +120,35 @@ def test_third_party_plugin_runs_once_installed(tmp_path, monkeypatch):
 def test_unknown_kind():
     with pytest.raises(ValueError, match="unknown plugin kind 'neurons'"):
         registry.names("neurons")
+
+
+LEAKY = '''
+import numpy
+from pysnn import NeuronModel, per_sample
+
+GAIN = numpy.float64(0.5)
+
+
+class Leaky(NeuronModel):
+    state = {"v": per_sample(0.0)}
+
+    @staticmethod
+    def update(v, i_in):
+        v = v * GAIN + i_in
+        return v, v > 1.0
+'''
+
+
+def test_plugins_check_compiles_every_plugin_for_every_backend(third_party, tmp_path, capsys):
+    make_distribution(tmp_path, "snn-leaky", {"pysnn.neurons": {"leaky": "snn_leaky:Leaky"}}, {"snn_leaky": LEAKY})
+    registry.clear_cache()
+    try:
+        assert main(["plugins", "--check"]) == 1
+    finally:
+        sys.modules.pop("snn_leaky", None)
+    rows = {line.split()[1]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["lif"].endswith(" ok") and rows["qif"].endswith(" ok")
+    assert "ERROR: " in rows["ramp"] and "registered by several packages" in rows["ramp"]
+    assert "ERROR: " in rows["broken"] and "needs libfoo 2.0" in rows["broken"]
+    assert "ERROR on numba-cpu: " in rows["leaky"] and "ERROR on numpy: " in rows["leaky"]
+    assert "returns float64 for 'v' where float32 is expected" in rows["leaky"]

@@ -34,13 +34,31 @@ from pysnn import kernel_math as km
 from pysnn import rng
 from pysnn.backend import Backend, RunArgs, StateKey
 from pysnn.errors import PluginError
+from pysnn.kernel_check import wrong_output_type
+from pysnn.lowering import OwnState, Special, Value, finishes, fold_mode, kernel_args
 from pysnn.plan import BoundPlugin, LearningPlan, Plan, PopulationPlan, ProjectionPlan
+from pysnn.plugin import Kernel
 
 
 class NumpyBackend(Backend):
     """Reference backend: array-at-a-time NumPy with a Python loop over time steps."""
 
     name = "numpy"
+
+    @classmethod
+    def check_kernel(cls, kernel: Kernel, bound, dtype: np.dtype, label: str) -> None:
+        """Run ``bound`` on empty arrays of its argument types (so that no value can make it
+        raise): it must accept them and give results of the declared types."""
+        empty = {"real": dtype, "bool": np.dtype(bool), "uint64": np.dtype(np.uint64)}
+        try:
+            results = bound(*(np.empty(0, empty[t]) for t in kernel.arg_types))
+        except Exception as exc:
+            raise PluginError(f"{label}: {kernel.name}() raised {type(exc).__name__} on NumPy arrays: {exc}") from exc
+        results = results if isinstance(results, tuple) else (results,)
+        for name, output_type, value in zip(kernel.outputs, kernel.output_types, results):
+            got = np.asarray(value).dtype
+            if got != empty[output_type]:
+                raise PluginError(f"{label}: {kernel.name}() {wrong_output_type(name, got.name, empty[output_type].name)}")
 
     def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
@@ -67,11 +85,11 @@ class NumpyBackend(Backend):
                 if pop.is_input:
                     data = args.inputs[pop.name]
                     x = data[t] if data.ndim == 3 else data
-                    out = _call(pop.plugin, "encode", {"x": x, "dt": dt, "rng": keys}, state, pop.name)
+                    out = _call(pop.plugin, "encode", {"x": x, "dt": dt, "rng": keys}, state, ("neuron", pop.name))
                     state["output", pop.name] = _as(out[0], state["output", pop.name].dtype, batch, pop.n)
                 else:
-                    i_in = self._synaptic_input(pop, accumulated, state, dt, batch)
-                    changes[pop.name] = self._update(pop, state, i_in, dt, keys, batch)
+                    inputs = self._synaptic_input(pop, accumulated, state, dt, batch)
+                    changes[pop.name] = self._update(pop, state, inputs, dt, keys, batch)
                 if pop.trace_used:
                     self._trace(pop, state)
             if args.learning:
@@ -106,19 +124,21 @@ class NumpyBackend(Backend):
                 acc[:, targets] += contribution(out[:, i], weights[lo:hi])
         return acc
 
-    def _synaptic_input(self, pop: PopulationPlan, accumulated, state, dt, batch) -> np.ndarray:
-        i_in = np.zeros((batch, pop.n), self.plan.dtype)
+    def _synaptic_input(self, pop: PopulationPlan, accumulated, state, dt, batch) -> dict[str, np.ndarray]:
+        """Each input port's sum of its projections' currents, in the order they were added."""
+        inputs = {port: np.zeros((batch, pop.n), self.plan.dtype) for port in pop.plugin.spec.ports}
         for k in pop.incoming:
             proj = self.plan.projections[k]
-            results = _call(proj.synapse, "update", {"i_in": accumulated[k], "dt": dt}, state, proj.name, "synapse")
+            special = {"i_in": accumulated[k], "dt": dt}
+            results = _call(proj.synapse, "update", special, state, ("synapse", proj.name), pop)
             for var, value in zip(proj.synapse.spec.state, results):
                 state["synapse", proj.name, var] = _as(value, self.plan.dtype, batch, pop.n)
-            i_in += _as(results[-1], self.plan.dtype, batch, pop.n)
-        return i_in
+            inputs[proj.port] += _as(results[-1], self.plan.dtype, batch, pop.n)
+        return inputs
 
-    def _update(self, pop: PopulationPlan, state, i_in, dt, keys, batch) -> dict[str, np.ndarray]:
+    def _update(self, pop: PopulationPlan, state, inputs, dt, keys, batch) -> dict[str, np.ndarray]:
         spec = pop.plugin.spec
-        results = _call(pop.plugin, "update", {"i_in": i_in, "dt": dt, "rng": keys}, state, pop.name)
+        results = _call(pop.plugin, "update", {**inputs, "dt": dt, "rng": keys}, state, ("neuron", pop.name))
         changes = {}
         for (var, decl), value in zip(spec.state.items(), results):
             if decl.shared:
@@ -129,7 +149,7 @@ class NumpyBackend(Backend):
         return changes
 
     def _update_shared(self, pop: PopulationPlan, state, dt) -> None:
-        results = _call(pop.plugin, "update_shared", {"dt": dt}, state, pop.name)
+        results = _call(pop.plugin, "update_shared", {"dt": dt}, state, ("neuron", pop.name))
         for var, value in zip(pop.plugin.spec.shared_state, results):
             state["neuron", pop.name, var] = np.broadcast_to(np.asarray(value, self.plan.dtype), (pop.n,)).copy()
 
@@ -172,7 +192,7 @@ class NumpyBackend(Backend):
         s_pre, s_post = state["output", source], state["output", target]
         w = state["weights", proj.name].reshape(-1)
 
-        def kernel_args(b: int, syn: np.ndarray) -> dict:
+        def event_args(b: int, syn: np.ndarray) -> dict:
             args = {"w": w[syn], "dt": dt, "reward": None if reward is None else reward[b]}
             if ("trace", source) in state:
                 args["x_pre"] = state["trace", source][b, synapses.pre[syn]]
@@ -181,7 +201,7 @@ class NumpyBackend(Backend):
             return args
 
         def event_term(kernel: str):
-            return lambda b, syn: _call(rule, kernel, kernel_args(b, syn), state, proj.name, "rule")[0]
+            return lambda b, syn: _call(rule, kernel, event_args(b, syn), state, ("rule", proj.name))[0]
 
         terms = {}
         touched = np.zeros(synapses.size, bool)
@@ -197,12 +217,12 @@ class NumpyBackend(Backend):
             everything = np.arange(synapses.size)
             step_terms = np.empty((batch, synapses.size), self.plan.dtype)
             for b in range(batch):
-                special = kernel_args(b, everything) | {
+                special = event_args(b, everything) | {
                     "s_pre": s_pre[b, synapses.pre],
                     "s_post": s_post[b, synapses.post],
                 }
                 values = {**special, **{var: state["rule", proj.name, var][b] for var in rule.spec.state}}
-                results = _call(rule, "on_step", values, state, proj.name, "rule")
+                results = _call(rule, "on_step", values, state, ("rule", proj.name))
                 for var, value in zip(rule.spec.state, results):
                     state["rule", proj.name, var][b] = np.broadcast_to(np.asarray(value).astype(self.plan.dtype), (synapses.size,))
                 step_terms[b] = np.broadcast_to(np.asarray(results[-1]).astype(self.plan.dtype), (synapses.size,))
@@ -218,7 +238,7 @@ class NumpyBackend(Backend):
         if learning.weight_decay != 0:
             touched = np.ones_like(touched)
         values = {"w": w, "dt": dt, **terms}
-        new = np.asarray(_call(learning.rule, "apply", values, state, proj.name, "rule")[0], self.plan.dtype)
+        new = np.asarray(_call(learning.rule, "apply", values, state, ("rule", proj.name))[0], self.plan.dtype)
         new = np.broadcast_to(new, w.shape)
         if learning.weight_decay != 0:
             factor = self.plan.dtype.type(1) - learning.weight_decay
@@ -281,18 +301,20 @@ class _Synapses:
 
 def fold_events(reduction: BoundPlugin, events: list[np.ndarray], term, size: int, dtype: np.dtype):
     """Reduce per-sample event terms per synapse: ``events[b]`` are the synapses with an event in
-    sample ``b`` and ``term(b, syn)`` their terms; samples without the event count as 0.
-    Returns the reduced values (0 where no sample had the event) and the touched mask."""
+    sample ``b`` and ``term(b, syn)`` their terms; samples without the event count as 0, entering
+    as ``lowering.fold_mode`` says. Returns the reduced values (0 where no sample had the event)
+    and the touched mask."""
     batch = len(events)
     touched = np.zeros(size, bool)
     for syn in events:
         touched[syn] = True
-    if reduction.spec.cls.quantile is not None:
+    mode = fold_mode(reduction)
+    if mode == "quantile":
         table = np.zeros((batch, size), dtype)
         for b, syn in enumerate(events):
             table[b, syn] = term(b, syn)
         return np.where(touched, reduce_batch(reduction, table), dtype.type(0)).astype(dtype), touched
-    combine, finish, mode = reduction.kernels["combine"], reduction.kernels["finish"], reduction.spec.cls.zero
+    combine = reduction.kernels["combine"]
     zero = dtype.type(0)
     acc = np.full(size, reduction.spec.cls.identity, dtype)
     count = np.zeros(size, np.int64)
@@ -306,7 +328,7 @@ def fold_events(reduction: BoundPlugin, events: list[np.ndarray], term, size: in
     if mode == "idempotent":
         partial = touched & (count < batch)
         acc[partial] = combine(acc[partial], zero)
-    value = np.asarray(finish(acc, dtype.type(batch)), dtype)
+    value = np.asarray(_finish(reduction, acc, dtype.type(batch)), dtype)
     return np.where(touched, value, zero).astype(dtype), touched
 
 
@@ -314,16 +336,20 @@ def reduce_batch(reduction: BoundPlugin, changes: np.ndarray) -> np.ndarray:
     """Reduce ``changes`` over the batch axis: fold ``combine`` in sample order then ``finish``,
     or, for an order statistic, ``select`` of the sorted values around the quantile."""
     dtype = changes.dtype
-    quantile = reduction.spec.cls.quantile
-    if quantile is not None:
+    if fold_mode(reduction) == "quantile":
         ordered = np.sort(changes, axis=0)
-        lo, hi = quantile_positions(quantile, changes.shape[0])
+        lo, hi = quantile_positions(reduction.spec.cls.quantile, changes.shape[0])
         return np.asarray(reduction.kernels["select"](ordered[lo], ordered[hi]), dtype)
-    combine, finish = reduction.kernels["combine"], reduction.kernels["finish"]
+    combine = reduction.kernels["combine"]
     acc = np.full(changes.shape[1:], reduction.spec.cls.identity, dtype)
     for change in changes:
         acc = np.asarray(combine(acc, change), dtype)
-    return np.asarray(finish(acc, np.asarray(changes.shape[0], dtype)), dtype)
+    return np.asarray(_finish(reduction, acc, np.asarray(changes.shape[0], dtype)), dtype)
+
+
+def _finish(reduction: BoundPlugin, acc: np.ndarray, count) -> np.ndarray:
+    """``finish`` of a fold, where the reduction defines it (``lowering.finishes``)."""
+    return reduction.kernels["finish"](acc, count) if finishes(reduction) else acc
 
 
 def quantile_positions(quantile: float, batch: int) -> tuple[int, int]:
@@ -340,16 +366,20 @@ def _element_keys(pop: PopulationPlan, sample_ids: np.ndarray, step: np.uint64) 
         return rng.element_key(keys, np.arange(pop.n, dtype=np.uint64)[None, :])
 
 
-def _call(bound: BoundPlugin, kernel: str, special: dict, state, owner: str, kind: str = "neuron") -> tuple:
-    """Call a kernel with its arguments bound by name; always return a tuple of results."""
+def _call(bound: BoundPlugin, kernel: str, special: dict, state, owner: tuple[str, str], target: PopulationPlan | None = None) -> tuple:
+    """Call a kernel with its arguments bound by name (``lowering.kernel_args``); ``owner`` is
+    the state-key prefix of the plugin's own state, ``target`` the population a synapse reads.
+    Always returns a tuple of results."""
     values = []
-    for name in bound.args(kernel):
-        if name in special:
-            values.append(special[name])
-        elif name in bound.values:
-            values.append(bound.values[name])
+    for source in kernel_args(bound, kernel, special.keys(), target):
+        if isinstance(source, Special):
+            values.append(special[source.name])
+        elif isinstance(source, Value):
+            values.append(bound.values[source.name])
+        elif isinstance(source, OwnState):
+            values.append(state[(*owner, source.name)])
         else:
-            values.append(state[kind, owner, name])
+            values.append(state["neuron", target.name, source.name])
     try:
         with np.errstate(all="ignore"):
             result = bound.kernels[kernel](*values)

@@ -1,6 +1,6 @@
 """Adaptive-threshold LIF neuron of Diehl & Cook (2015)."""
 
-from pysnn import NeuronModel, per_sample, shared
+from pysnn import NeuronModel, param, per_sample, shared
 from pysnn import kernel_math as km
 
 
@@ -12,19 +12,19 @@ class AdaptiveLIF(NeuronModel):
     after the step, grows by ``theta_plus`` per spike, the spikes of the batch combined with the
     reduction of ``theta`` (default ``sum``). It does not change while learning is off.
 
-    Parameters: ``thresh``, ``rest``, ``reset`` (mV), ``refrac``, ``tc_decay``,
-    ``tc_theta_decay`` (ms), ``theta_plus`` (mV).
+    Parameters (units and bounds in ``params``): those of ``lif``; ``theta_plus`` the threshold
+    increase per spike, ``tc_theta_decay`` its time constant of decay.
     State: ``v``, ``refrac_count`` per sample; ``theta`` (mV) shared.
     """
 
     params = {
-        "thresh": -52.0,
-        "rest": -65.0,
-        "reset": -65.0,
-        "refrac": 5.0,
-        "tc_decay": 100.0,
-        "theta_plus": 0.05,
-        "tc_theta_decay": 1e7,
+        "thresh": param(-52.0, "mV"),
+        "rest": param(-65.0, "mV"),
+        "reset": param(-65.0, "mV"),
+        "refrac": param(5.0, "ms", ge=0),
+        "tc_decay": param(100.0, "ms", gt=0),
+        "theta_plus": param(0.05, "mV"),
+        "tc_theta_decay": param(1e7, "ms", gt=0),
     }
     state = {"v": per_sample("rest"), "refrac_count": per_sample(0.0), "theta": shared(0.0, "sum")}
 

@@ -1,6 +1,6 @@
 """Integrate-and-fire neuron with subtractive reset, for ANN-to-SNN conversion."""
 
-from pysnn import NeuronModel, per_sample
+from pysnn import NeuronModel, param, per_sample
 from pysnn import kernel_math as km
 
 
@@ -12,10 +12,11 @@ class IFSubtractive(NeuronModel):
     then ``v -= thresh`` and the counter is set to ``refrac``. Keeping the residue above threshold
     makes the firing rate proportional to the input, as a ReLU unit's output.
 
-    Parameters: ``thresh``, ``refrac`` (ms). State: ``v`` (starts at 0), ``refrac_count`` (ms).
+    Parameters (units and bounds in ``params``): ``thresh`` spike threshold and reset step,
+    ``refrac`` refractory period. State: ``v`` (starts at 0), ``refrac_count`` (ms).
     """
 
-    params = {"thresh": 1.0, "refrac": 0.0}
+    params = {"thresh": param(1.0, gt=0), "refrac": param(0.0, "ms", ge=0)}
     state = {"v": per_sample(0.0), "refrac_count": per_sample(0.0)}
 
     @staticmethod

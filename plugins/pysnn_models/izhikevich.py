@@ -1,6 +1,6 @@
 """Izhikevich (2003) simple spiking neuron."""
 
-from pysnn import NeuronModel, per_sample
+from pysnn import NeuronModel, param, per_sample
 from pysnn import kernel_math as km
 
 
@@ -11,11 +11,13 @@ class Izhikevich(NeuronModel):
     half steps (as in Izhikevich's reference code), then ``u``; the neuron spikes where
     ``v >= thresh``, and then ``v = c`` and ``u += d``.
 
-    Parameters: ``a``, ``b``, ``c`` (mV), ``d``, ``thresh`` (mV).
-    State: ``v`` (mV, starts at ``c``), ``u`` (starts at ``b * c``).
+    Parameters (units and bounds in ``params``): ``a`` the rate of recovery of ``u``, ``b`` the
+    sensitivity of ``u`` to ``v``, ``c`` the potential after a spike, ``d`` the increase of ``u``
+    at a spike, ``thresh`` the spike cutoff. State: ``v`` (mV, starts at ``c``), ``u`` (starts at
+    ``b * c``).
     """
 
-    params = {"a": 0.02, "b": 0.2, "c": -65.0, "d": 8.0, "thresh": 30.0}
+    params = {"a": param(0.02, gt=0), "b": 0.2, "c": param(-65.0, "mV"), "d": 8.0, "thresh": param(30.0, "mV")}
     state = {"v": per_sample("c"), "u": per_sample("u_init")}
 
     @staticmethod

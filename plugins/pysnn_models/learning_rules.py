@@ -5,7 +5,7 @@ with ``trace=pysnn.Trace(tau)``), already updated with this step's spikes. Terms
 the batch with the projection's reduction before ``apply``; a sample without the event adds 0.
 """
 
-from pysnn import LearningRule, per_sample
+from pysnn import LearningRule, param, per_sample
 from pysnn import kernel_math as km
 
 
@@ -87,7 +87,7 @@ class MSTDPET(LearningRule):
     synapses per step).
     """
 
-    params = {"nu": 1.0, "a_plus": 1.0, "a_minus": -1.0, "tc_e_trace": 25.0}
+    params = {"nu": 1.0, "a_plus": 1.0, "a_minus": -1.0, "tc_e_trace": param(25.0, "ms", gt=0)}
     state = {"e": per_sample(0.0)}
 
     @staticmethod

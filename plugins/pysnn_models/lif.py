@@ -1,6 +1,6 @@
 """Leaky integrate-and-fire neuron."""
 
-from pysnn import NeuronModel, per_sample
+from pysnn import NeuronModel, param, per_sample
 from pysnn import kernel_math as km
 
 
@@ -11,11 +11,18 @@ class LIF(NeuronModel):
     where the refractory counter is <= 0; the counter decreases by ``dt``; the neuron spikes where
     ``v >= thresh``, and then ``v = reset`` and the counter is set to ``refrac``.
 
-    Parameters: ``thresh``, ``rest``, ``reset`` (mV), ``refrac``, ``tc_decay`` (ms).
-    State: ``v`` (mV, starts at ``rest``), ``refrac_count`` (ms).
+    Parameters (units and bounds in ``params``): ``thresh`` spike threshold, ``rest`` resting
+    potential, ``reset`` potential after a spike, ``refrac`` refractory period, ``tc_decay``
+    membrane time constant. State: ``v`` (mV, starts at ``rest``), ``refrac_count`` (ms).
     """
 
-    params = {"thresh": -52.0, "rest": -65.0, "reset": -65.0, "refrac": 5.0, "tc_decay": 100.0}
+    params = {
+        "thresh": param(-52.0, "mV"),
+        "rest": param(-65.0, "mV"),
+        "reset": param(-65.0, "mV"),
+        "refrac": param(5.0, "ms", ge=0),
+        "tc_decay": param(100.0, "ms", gt=0),
+    }
     state = {"v": per_sample("rest"), "refrac_count": per_sample(0.0)}
 
     @staticmethod
