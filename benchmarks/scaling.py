@@ -124,16 +124,16 @@ def pysnn_part(rec: Recorder, timer: PysnnTimer, args) -> None:
                     too_slow = t.seconds
 
 
-def first_step_part(rec: Recorder, n_out: int = 1000) -> None:
-    print(f"\n## numba-cpu time to first step (fresh process, n_out {n_out})\n")
+def first_step_part(rec: Recorder) -> None:
+    print("\n## numba-cpu time to first step (fresh process, the scaling network: n_out 1000)\n")
     print("| cache | seconds | cache hits | cache misses |\n|---|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="pysnn-cache-") as cache:
         for phase in ("cold", "warm"):
             env = {**os.environ, "PYSNN_CACHE_DIR": cache}
             script = str(HERE / "time_to_first_step.py")
-            out = subprocess.run([sys.executable, script, str(n_out)], env=env, capture_output=True, text=True, check=True)
+            out = subprocess.run([sys.executable, script, "scaling"], env=env, capture_output=True, text=True, check=True)
             result = json.loads(out.stdout.strip().splitlines()[-1])
-            rec.record("first-step", phase=phase, n_out=n_out, **result)
+            rec.record("first-step", phase=phase, n_out=1000, **result)
             print(f"| {phase} | {result['seconds']:.2f} | {result['cache_hits']} | {result['cache_misses']} |", flush=True)
 
 

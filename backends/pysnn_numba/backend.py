@@ -10,6 +10,7 @@ import numba
 import numpy as np
 
 from pysnn.backend import Backend, RunArgs, StateKey
+from pysnn.compile_notice import compile_notice
 from pysnn.errors import PluginError
 from pysnn.kernel_check import check_kernel
 from pysnn.kernel_source import import_generated
@@ -59,6 +60,10 @@ class NumbaCPUBackend(Backend):
         if coupled and args.sample_ids.size * self._learned_synapses < SERIAL_LEARNING_WORK:
             numba.set_num_threads(1)
         try:
+            if not function.signatures:  # first run: compile, or load from Numba's cache
+                loop = "learning" if coupled else "inference"
+                with compile_notice(f"the {loop} run loop of this network for numba-cpu, {self.plan.dtype.name}"):
+                    function.compile(tuple(numba.typeof(value) for value in values))
             function(*values)
         except Exception as exc:
             cause = exc.__cause__ or exc.__context__ or exc
