@@ -10,7 +10,7 @@ arrays, keyed as follows:
 - ``("synapse", projection, variable)``: synapse state (batch, n_target);
 - ``("weights", projection)``: weights (dense (n_source, n_target), sparse (nnz,),
   one-to-one (n,));
-- ``("trace", population)``: spike trace (batch, n), for populations whose trace is read;
+- ``("trace", population, name)``: a spike trace (batch, n), for the traces that are read;
 - ``("rule", projection, variable)``: learning-rule state per sample and synapse
   (batch, n_synapses), synapses in row-major (dense) or CSR (sparse) order.
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal, Mapping, Union
 import numpy as np
 
 from pysnn.plan import BoundPlugin, Plan, PopulationPlan
-from pysnn.plugin import POST_SUFFIX, Reduction
+from pysnn.plugin import Reduction
 
 if TYPE_CHECKING:
     from pysnn.backend import RunArgs, StateKey
@@ -48,38 +48,55 @@ class OwnState:
 
 
 @dataclass(frozen=True)
-class TargetState:
-    """A state variable of a synapse's target population, read at the start of the step."""
+class NeuronRead:
+    """A trace or state variable of the source (``side`` "pre") or target ("post") population:
+    per sample and neuron, or shared (per neuron). Synapses read their target's state at the
+    start of the step; learning rules read both sides after the step's update."""
 
+    side: str
     name: str
+    trace: bool
     shared: bool
 
 
-ArgSource = Union[Special, Value, OwnState, TargetState]
+ArgSource = Union[Special, Value, OwnState, NeuronRead]
 
 
 def kernel_args(
-    bound: BoundPlugin, kernel: str, special: frozenset[str] | set[str], target: PopulationPlan | None = None
+    bound: BoundPlugin,
+    kernel: str,
+    special: frozenset[str] | set[str],
+    source: PopulationPlan | None = None,
+    target: PopulationPlan | None = None,
 ) -> tuple[ArgSource, ...]:
     """Where each argument of ``bound``'s ``kernel`` comes from, in order.
 
-    ``special`` names the arguments the call site provides; ``target`` is the population whose
-    state a synapse model reads (``<variable>_post`` arguments).
+    ``special`` names the arguments the call site provides; ``source`` and ``target`` are the
+    populations whose traces and state the kernel reads (``<name>_pre``, ``<name>_post``).
     """
+    reads = {arg: (side, name) for arg, side, name in bound.spec.kernels[kernel].reads}
     sources: list[ArgSource] = []
-    for name in bound.args(kernel):
-        if name in special:
-            sources.append(Special(name))
-        elif name in bound.values:
-            sources.append(Value(name, bound.values[name].ndim == 1))
-        elif name in bound.spec.state:
-            sources.append(OwnState(name, bound.spec.state[name].shared))
-        elif target is not None and name.endswith(POST_SUFFIX):
-            var = name[: -len(POST_SUFFIX)]
-            sources.append(TargetState(var, target.plugin.spec.state[var].shared))
+    for arg in bound.args(kernel):
+        if arg in reads:
+            side, name = reads[arg]
+            pop = source if side == "pre" else target
+            traced = name in (t.name for t in pop.traces)
+            shared = not traced and pop.plugin.spec.state[name].shared
+            sources.append(NeuronRead(side, name, traced, shared))
+        elif arg in special:
+            sources.append(Special(arg))
+        elif arg in bound.values:
+            sources.append(Value(arg, bound.values[arg].ndim == 1))
+        elif arg in bound.spec.state:
+            sources.append(OwnState(arg, bound.spec.state[arg].shared))
         else:
-            raise AssertionError(f"{bound.spec.label}: {kernel}() argument {name!r} has no source")
+            raise AssertionError(f"{bound.spec.label}: {kernel}() argument {arg!r} has no source")
     return tuple(sources)
+
+
+def read_key(read: NeuronRead, population: PopulationPlan) -> StateKey:
+    """The state key of what ``read`` reads of ``population``."""
+    return ("trace", population.name, read.name) if read.trace else ("neuron", population.name, read.name)
 
 
 # -- how a reduction folds the batch --------------------------------------------------------------
@@ -181,9 +198,10 @@ class LearningConstant:
 
 @dataclass(frozen=True)
 class TraceDecay:
-    """The per-step decay factor of a population's trace (a scalar)."""
+    """The per-step decay factor of a population's trace (by name; a scalar)."""
 
     population: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -244,8 +262,8 @@ def resolve(ref: RunValue, plan: Plan, state: Mapping[StateKey, np.ndarray], arg
             return value[()] if value.ndim == 0 else value
         case LearningConstant(projection, name):
             return getattr(plan.projections[projection].learning, name)[()]
-        case TraceDecay(population):
-            return plan.populations[population].trace_decay[()]
+        case TraceDecay(population, name):
+            return next(t.decay for t in plan.populations[population].traces if t.name == name)[()]
         case Connectivity(projection, name):
             return plan.projections[projection].arrays[name]
         case InputData(population):

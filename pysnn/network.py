@@ -21,8 +21,10 @@ from pysnn.learning import Learning, Trace
 from pysnn.plugin import DEFAULT_PORT, PluginSpec, describe_params
 
 SPIKE_MONITORS = ("spike_counts", "spikes")
-TRACE = "trace"
-"""Name of a population's spike trace, as a monitor and in ``Simulation.state``."""
+DEFAULT_TRACE = "x"
+"""Name of the trace that ``trace=`` gives a population (what rules read as ``x_pre``/``x_post``)."""
+RESERVED_NAMES = ("output", *SPIKE_MONITORS)
+"""Names of a population's outputs, which a trace cannot take."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class Population:
     init: Mapping[str, np.ndarray]
     """Initial-value overrides of state variables: float64 arrays of shape () or (n,)."""
     is_input: bool
-    trace: Trace | None = None
+    traces: Mapping[str, Trace] = field(default_factory=dict)
+    """Trace name -> spike trace, read by learning rules as ``<name>_pre`` / ``<name>_post``."""
     reductions: Mapping[str, Any] = field(default_factory=dict)
     """Shared state variable -> reduction (name or class) replacing the model's declared one."""
 
@@ -117,15 +120,18 @@ class Network:
         init: Mapping[str, Any] | None = None,
         trace: Trace | None = None,
         reductions: Mapping[str, Any] | None = None,
+        traces: Mapping[str, Trace] | None = None,
     ) -> Population:
         """Add ``n`` neurons of a neuron model (registered name or ``NeuronModel`` class).
 
         ``params`` overrides parameter defaults and ``init`` initial state values, each with a
-        scalar or an array of shape (n,). ``trace`` gives the population a spike trace.
+        scalar or an array of shape (n,). ``traces`` gives the population named spike traces
+        (e.g. ``{"x": Trace(20.0), "slow": Trace(100.0)}``), ``trace`` is short for
+        ``traces={"x": trace}``.
         ``reductions`` chooses, per shared state variable, how the batch's changes are combined
         (e.g. ``{"theta": "max"}``; default: the model's declaration).
         """
-        return self._add(name, n, model, params, init, False, trace, reductions)
+        return self._add(name, n, model, params, init, False, _traces(name, trace, traces), reductions)
 
     def add_input(
         self,
@@ -134,14 +140,15 @@ class Network:
         encoder: Any = "poisson",
         params: Mapping[str, Any] | None = None,
         trace: Trace | None = None,
+        traces: Mapping[str, Trace] | None = None,
     ) -> Population:
         """Add an input population whose output each step comes from an encoder and run inputs.
 
         At run time it takes an array of shape (batch, n) (the same values every step) or
-        (steps, batch, n) (one slice per step), e.g. rates in Hz for ``poisson``. ``trace``
-        gives it a spike trace (spiking encoders only).
+        (steps, batch, n) (one slice per step), e.g. rates in Hz for ``poisson``. ``traces`` /
+        ``trace`` give it spike traces (spiking encoders only), as for ``add_population``.
         """
-        return self._add(name, n, encoder, params, None, True, trace)
+        return self._add(name, n, encoder, params, None, True, _traces(name, trace, traces))
 
     def connect(
         self,
@@ -220,18 +227,15 @@ class Network:
             if item in SPIKE_MONITORS:
                 if pop.is_input and spec.cls.output != "spike":
                     raise ConfigError(f"monitor {item!r}: input population {population!r} emits analog values, not spikes")
-            elif item == TRACE:
-                if pop.trace is None:
-                    raise ConfigError(f"monitor 'trace': population {population!r} has no trace; add it with trace=Trace(...)")
-            elif pop.is_input or item not in spec.state:
-                choices = [*SPIKE_MONITORS, *([TRACE] if pop.trace else []), *([] if pop.is_input else spec.state)]
+            elif item not in pop.traces and (pop.is_input or item not in spec.state):
+                choices = [*SPIKE_MONITORS, *pop.traces, *([] if pop.is_input else spec.state)]
                 raise ConfigError(
-                    f"monitor what={item!r}: population {population!r} has no such state variable; "
+                    f"monitor what={item!r}: population {population!r} has no such state variable or trace; "
                     f"choose from {', '.join(choices)}"
                 )
-            if any(m.population == population and m.what == item for m in self.monitors):
+            if any(m.population == population and m.what == item for m in self.monitors) or what.count(item) > 1:
                 raise ConfigError(f"{item!r} of {population!r} is monitored already")
-            self.monitors.append(Monitor(population, item, every if item not in SPIKE_MONITORS else 1))
+        self.monitors += [Monitor(population, item, every if item not in SPIKE_MONITORS else 1) for item in what]
 
     def compile(
         self, backend: str | None = None, *, dtype: str = "float32", batch_size: int | None = None, seed: int = 0
@@ -245,7 +249,7 @@ class Network:
 
         return Simulation(self, backend=backend, dtype=dtype, batch_size=batch_size, seed=seed)
 
-    def _add(self, name, n, model, params, init, is_input, trace, reductions=None) -> Population:
+    def _add(self, name, n, model, params, init, is_input, traces, reductions=None) -> Population:
         if not isinstance(name, str) or not name.isidentifier():
             raise ConfigError(f"population name must be a Python identifier, got {name!r}")
         if name in self.populations:
@@ -254,10 +258,14 @@ class Network:
             raise ConfigError(f"population {name!r}: n must be a positive integer, got {n!r}")
         n = int(n)
         spec = registry.spec_for("encoder" if is_input else "neuron", model)
-        if trace is not None and not isinstance(trace, Trace):
-            raise ConfigError(f"population {name!r}: trace must be a pysnn.Trace, got {trace!r}")
-        if trace is not None and is_input and spec.cls.output != "spike":
+        if traces and is_input and spec.cls.output != "spike":
             raise ConfigError(f"population {name!r}: an analog input has no spikes to trace")
+        clash = set(traces) & {*spec.state, *RESERVED_NAMES}
+        if clash:
+            raise ConfigError(
+                f"population {name!r}: trace name(s) {sorted(clash)} are taken by its state variables or "
+                f"outputs ({', '.join([*RESERVED_NAMES, *spec.state])}); choose other names"
+            )
         reductions = dict(reductions or {})
         for var, reduction in reductions.items():
             if var not in spec.shared_state:
@@ -273,7 +281,7 @@ class Network:
             values(spec, params, n, "params", name),
             values(spec, init, n, "init", name),
             is_input,
-            trace,
+            traces,
             reductions,
         )
         self.populations[name] = pop
@@ -330,6 +338,23 @@ def _check_bounds(spec: PluginSpec, name: str, array: np.ndarray, owner: str) ->
         )
 
 
+def _traces(population: str, trace: Any, traces: Any) -> dict[str, Trace]:
+    """A population's named traces from ``trace=`` (the trace ``x``) or ``traces=``, validated."""
+    if trace is not None and traces is not None:
+        raise ConfigError(f"population {population!r}: give trace= or traces=, not both")
+    if trace is not None:
+        traces = {DEFAULT_TRACE: trace}
+    traces = {} if traces is None else traces
+    if not isinstance(traces, Mapping):
+        raise ConfigError(f"population {population!r}: traces must be a dict of name -> pysnn.Trace, got {traces!r}")
+    for name, value in traces.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigError(f"population {population!r}: trace name {name!r} is not a Python identifier")
+        if not isinstance(value, Trace):
+            raise ConfigError(f"population {population!r}: trace {name!r} must be a pysnn.Trace, got {value!r}")
+    return dict(traces)
+
+
 def _check_port(port: Any, target: PluginSpec, projection: str) -> str:
     """The target port a projection feeds: ``port``, or the model's only input."""
     ports = target.ports
@@ -360,13 +385,16 @@ def _check_learning(learning: Any, name: str, connectivity: Connectivity, source
         )
     if not source.spiking:
         raise ConfigError(f"projection {name!r}: learning rules need a spiking source; {source.name!r} is analog")
-    args = {a for kernel in rule.kernels.values() for a in kernel.args}
-    for arg, pop in (("x_pre", source), ("x_post", target)):
-        if arg in args and pop.trace is None:
-            raise ConfigError(
-                f"projection {name!r}: {rule.label} reads {arg}, the spike trace of {pop.name!r}; "
-                f"give {pop.name!r} one with trace=pysnn.Trace(tau=...)"
-            )
+    for kernel in rule.kernels.values():
+        for arg, side, var in kernel.reads:
+            pop = source if side == "pre" else target
+            if var not in pop.traces and (pop.is_input or var not in pop.spec().state):
+                how = "trace=pysnn.Trace(tau=...)" if var == DEFAULT_TRACE else f"traces={{{var!r}: pysnn.Trace(tau=...)}}"
+                raise ConfigError(
+                    f"projection {name!r}: {rule.label} reads {arg}, the trace or state variable {var!r} of "
+                    f"{pop.name!r}, which has neither (traces: {', '.join(pop.traces) or 'none'}); give "
+                    f"{pop.name!r} the trace with {how}"
+                )
     weights = connectivity.weights
     if weights.size and (weights.min() < learning.wmin or weights.max() > learning.wmax):
         raise ConfigError(

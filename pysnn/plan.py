@@ -45,6 +45,16 @@ class BoundPlugin:
 
 
 @dataclass(frozen=True)
+class TracePlan:
+    """A computed spike trace of a population."""
+
+    name: str
+    trace: Trace
+    decay: np.ndarray
+    """exp(-dt / tau), in the dtype (0-d)."""
+
+
+@dataclass(frozen=True)
 class PopulationPlan:
     name: str
     index: int
@@ -59,11 +69,8 @@ class PopulationPlan:
     """Random stream key of this population."""
     incoming: tuple[int, ...]
     """Indices of the projections into this population, in order."""
-    trace: Trace | None = None
-    trace_decay: np.ndarray | None = None
-    """exp(-dt / tau) of the trace, in the dtype."""
-    trace_used: bool = False
-    """True if a learning rule or a monitor reads the trace: only then is it computed."""
+    traces: tuple[TracePlan, ...] = ()
+    """The population's traces that a learning rule or a monitor reads (only those are computed)."""
 
     @property
     def spiking(self) -> bool:
@@ -189,9 +196,11 @@ def build_plan(network: Network, dtype: str, seed: int) -> Plan:
                 reductions=reductions,
                 stream=rng.stream_key(int(seed), pop.name),
                 incoming=tuple(p.index for p in projections if p.target == index),
-                trace=pop.trace,
-                trace_decay=None if pop.trace is None else km.exp(-np.asarray(network.dt, dtype) / dtype.type(pop.trace.tau)),
-                trace_used=pop.name in traced,
+                traces=tuple(
+                    TracePlan(name, trace, km.exp(-np.asarray(network.dt, dtype) / dtype.type(trace.tau)))
+                    for name, trace in pop.traces.items()
+                    if (pop.name, name) in traced
+                ),
             )
         )
     return Plan(network.dt, dtype, int(seed), tuple(populations), projections, tuple(network.monitors))
@@ -231,15 +240,16 @@ def _learning(learning: Learning | None, dt: float, dtype: np.dtype) -> Learning
     )
 
 
-def _traces_read(network: Network, projections: tuple[ProjectionPlan, ...], names: list[str]) -> set[str]:
-    """Populations whose trace a learning rule or a monitor reads."""
-    read = {m.population for m in network.monitors if m.what == "trace"}
+def _traces_read(network: Network, projections: tuple[ProjectionPlan, ...], names: list[str]) -> set[tuple[str, str]]:
+    """(population, trace name) of every trace a learning rule or a monitor reads."""
+    read = {(m.population, m.what) for m in network.monitors if m.what in network.populations[m.population].traces}
     for proj in projections:
         if proj.learning is not None:
-            if proj.learning.uses("x_pre"):
-                read.add(names[proj.source])
-            if proj.learning.uses("x_post"):
-                read.add(names[proj.target])
+            for kernel in proj.learning.rule.spec.kernels.values():
+                for _, side, var in kernel.reads:
+                    pop = network.populations[names[proj.source if side == "pre" else proj.target]]
+                    if var in pop.traces:
+                        read.add((pop.name, var))
     return read
 
 

@@ -60,10 +60,22 @@ from pysnn.errors import PluginError
 from pysnn.kernel_lint import check_kernel_body
 
 
+PRE_SUFFIX = "_pre"
+"""Suffix of the arguments through which a learning rule reads its source population."""
+POST_SUFFIX = "_post"
+"""Suffix of the arguments through which a synapse or a learning rule reads its target."""
+
+
+def neuron_read(arg: str) -> tuple[str, str] | None:
+    """``("pre" | "post", name)`` for an argument ``<name>_pre`` / ``<name>_post``, else None."""
+    for side, suffix in (("pre", PRE_SUFFIX), ("post", POST_SUFFIX)):
+        if arg.endswith(suffix) and arg[: -len(suffix)].isidentifier():
+            return side, arg[: -len(suffix)]
+    return None
+
+
 DEFAULT_PORT = "i_in"
 """The input of a neuron model that declares no ports."""
-POST_SUFFIX = "_post"
-"""Suffix of the arguments through which a synapse reads its target's state."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +249,9 @@ class Kernel:
     arg_types: tuple[str, ...]
     outputs: tuple[str, ...]
     output_types: tuple[str, ...]
+    reads: tuple[tuple[str, str, str], ...] = ()
+    """``(argument, "pre" | "post", name)`` for each argument that reads a trace or state
+    variable of the source / target population."""
 
 
 @dataclass(frozen=True)
@@ -292,9 +307,12 @@ class _KernelRule:
     readable: tuple[str, ...] = ()
     """State variables it may take as arguments; it must take those it returns."""
     optional: bool = False
+    reads_neurons: bool = False
+    """True: it may also take ``<name>_pre`` / ``<name>_post``, a trace or state variable of the
+    source / target population (checked when the projection is connected)."""
 
 
-_EVENT_ARGS = frozenset({"w", "x_pre", "x_post", "reward", "dt"})
+_EVENT_ARGS = frozenset({"w", "s_pre", "s_post", "reward", "dt"})
 
 
 TERM_KERNELS = {"on_pre": "pre", "on_post": "post", "on_step": "step"}
@@ -317,9 +335,9 @@ def _kernel_rules(base: type, state: Mapping[str, StateVar], cls: type) -> list[
     if base is LearningRule:
         terms = [term for kernel, term in TERM_KERNELS.items() if inspect.getattr_static(cls, kernel, None) is not None]
         return [
-            _KernelRule("on_pre", _EVENT_ARGS, ("term",), optional=True),
-            _KernelRule("on_post", _EVENT_ARGS, ("term",), optional=True),
-            _KernelRule("on_step", _EVENT_ARGS | {"s_pre", "s_post"}, (*names, "term"), names, optional=True),
+            _KernelRule("on_pre", _EVENT_ARGS, ("term",), optional=True, reads_neurons=True),
+            _KernelRule("on_post", _EVENT_ARGS, ("term",), optional=True, reads_neurons=True),
+            _KernelRule("on_step", _EVENT_ARGS, (*names, "term"), names, optional=True, reads_neurons=True),
             _KernelRule("apply", frozenset({"w", "dt", *terms}), ("w",)),
         ]
     if cls.quantile is not None:
@@ -379,11 +397,13 @@ def _inspect(cls: Any, label: str) -> PluginSpec:
             raise PluginError(f"{sorted(clash)} are reserved argument names of {rule.name}(); rename them")
         allowed = set(params) | set(derived) | set(rule.readable) | rule.special
         required = set(rule.outputs) & set(state)
-        args = _check_signature(func, rule.name, allowed, required)
+        args = _check_signature(func, rule.name, allowed, required, rule.reads_neurons)
         _check_returns(func, rule)
         check_kernel_body(func, function_ast(func), rule.name)
+        declared = {f"{var}{POST_SUFFIX}" for var in getattr(cls, "reads_target", ())}
+        reads = tuple((a, *neuron_read(a)) for a in args if a in declared or a not in allowed)
         kernels[rule.name] = Kernel(
-            rule.name, func, args, tuple(_arg_type(cls, a) for a in args), rule.outputs, _output_types(cls, rule)
+            rule.name, func, args, tuple(_arg_type(cls, a) for a in args), rule.outputs, _output_types(cls, rule), reads
         )
     return PluginSpec(cls=cls, label=label, kernels=kernels, derived_args=derived_args, derived_names=derived)
 
@@ -544,16 +564,19 @@ def _kernel_function(cls: type, name: str, optional: bool) -> FunctionType | Non
     return func
 
 
-def _check_signature(func: FunctionType, name: str, allowed: set[str], required: set[str]) -> tuple[str, ...]:
+def _check_signature(
+    func: FunctionType, name: str, allowed: set[str], required: set[str], reads_neurons: bool = False
+) -> tuple[str, ...]:
     sig = inspect.signature(func)
     args = []
     for p in sig.parameters.values():
         if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is not p.empty:
             raise PluginError(f"{name}() argument {p.name!r} must be a plain positional argument without default")
-        if p.name not in allowed:
+        if p.name not in allowed and not (reads_neurons and neuron_read(p.name)):
+            reads = " or <name>_pre / <name>_post (a trace or state variable of the source / target)"
             raise PluginError(
                 f"{name}() argument {p.name!r} is not a parameter, state variable, derived value or "
-                f"special argument; allowed: {sorted(allowed)}"
+                f"special argument{reads if reads_neurons else ''}; allowed: {sorted(allowed)}"
             )
         args.append(p.name)
     missing = required - set(args)

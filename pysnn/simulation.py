@@ -9,7 +9,7 @@ import numpy as np
 from pysnn import registry
 from pysnn.backend import Backend, RunArgs, StateKey, backend_name
 from pysnn.errors import ConfigError, PluginError
-from pysnn.network import TRACE, Monitor, Network
+from pysnn.network import Monitor, Network
 from pysnn.plan import PopulationPlan, build_plan
 from pysnn.results import RunResult
 
@@ -24,6 +24,8 @@ class Simulation:
 
     def __init__(self, network: Network, backend: str | None, dtype: str, batch_size: int | None, seed: int) -> None:
         self.plan = build_plan(network, dtype, seed)
+        self._traces = {name: set(pop.traces) for name, pop in network.populations.items()}
+        """Population -> the names of its declared traces (computed or not)."""
         self.backend = backend_name(backend)
         backend_class = registry.load("backend", self.backend)
         if not (isinstance(backend_class, type) and issubclass(backend_class, Backend)):
@@ -162,8 +164,8 @@ class Simulation:
                 state["neuron", pop.name, var] = np.repeat(pop.init[var][None, :], batch, axis=0)
             out_dtype = bool if pop.spiking else self.dtype
             state["output", pop.name] = np.zeros((batch, pop.n), out_dtype)
-            if pop.trace_used:
-                state["trace", pop.name] = np.zeros((batch, pop.n), self.dtype)
+            for trace in pop.traces:
+                state["trace", pop.name, trace.name] = np.zeros((batch, pop.n), self.dtype)
         for proj in self.plan.projections:
             for var, init in proj.init.items():
                 state["synapse", proj.name, var] = np.repeat(init[None, :], batch, axis=0)
@@ -179,7 +181,10 @@ class Simulation:
 
     def _state_key(self, owner: str, variable: str) -> StateKey:
         if owner in (p.name for p in self.plan.populations):
-            key = (variable, owner) if variable in ("output", TRACE) else ("neuron", owner, variable)
+            if variable == "output":
+                key = ("output", owner)
+            else:
+                key = ("trace" if variable in self._traces[owner] else "neuron", owner, variable)
         elif owner in (p.name for p in self.plan.projections):
             proj = next(p for p in self.plan.projections if p.name == owner)
             learned = proj.learning is not None and variable in proj.learning.rule.spec.state
@@ -188,8 +193,8 @@ class Simulation:
             raise ConfigError(f"{owner!r} is neither a population nor a projection of this network")
         if key not in self._engine.keys():
             pop = next((p for p in self.plan.populations if p.name == owner), None)
-            if pop is not None and variable == TRACE and not pop.trace_used:
-                raise ConfigError(f"the trace of {owner!r} is not computed: no learning rule or monitor reads it")
+            if pop is not None and variable in self._traces[owner]:
+                raise ConfigError(f"the trace {variable!r} of {owner!r} is not computed: no learning rule or monitor reads it")
             if self.batch_size is None and variable in self._per_sample_names(owner):
                 raise ConfigError(
                     f"{owner}.{variable} has a batch axis and no batch size is set yet; "
@@ -203,7 +208,7 @@ class Simulation:
         """The variables of a population or projection that have a batch axis."""
         for pop in self.plan.populations:
             if pop.name == owner:
-                return (*pop.plugin.spec.per_sample_state, "output", *((TRACE,) if pop.trace_used else ()))
+                return (*pop.plugin.spec.per_sample_state, "output", *(t.name for t in pop.traces))
         proj = next(p for p in self.plan.projections if p.name == owner)
         rule_state = tuple(proj.learning.rule.spec.state) if proj.learning else ()
         return (*proj.synapse.spec.state, *rule_state)
@@ -313,7 +318,7 @@ class Simulation:
             elif monitor.what == "spikes":
                 records[monitor] = np.zeros((steps, batch, pop.n), bool)
             else:
-                shared = monitor.what != TRACE and pop.plugin.spec.state[monitor.what].shared
+                shared = monitor.what in pop.plugin.spec.state and pop.plugin.spec.state[monitor.what].shared
                 shape = (pop.n,) if shared else (batch, pop.n)
                 records[monitor] = np.zeros((steps // monitor.every, *shape), self.dtype)
         return records

@@ -114,7 +114,7 @@ def test_typed_references_resolve_to_the_run_values():
     assert type(value(PluginValue(NeuronModelOf(1), "rest"))) is np.float32  # 0-d: a scalar
     assert value(PluginValue(RuleOf(0), "nu_pre")) == np.float32(0.1)
     assert value(LearningConstant(0, "wmax")) == np.float32(2.0)
-    assert value(TraceDecay(0)) == plan.populations[0].trace_decay
+    assert value(TraceDecay(0, "x")) == plan.populations[0].traces[0].decay
     assert value(Connectivity(0, "indptr")) is plan.projections[0].arrays["indptr"]
     assert value(InputData("x")) is inputs["x"]
     assert value(Stream(1)) == plan.populations[1].stream

@@ -25,17 +25,30 @@ REDUCTIONS = {
     "min": lambda a: a.min(axis=0),
     "median": lambda a: np.median(a, axis=0),
 }
-RULES = ["postpre", "weight_dependent_postpre", "hebbian", "mstdp", "mstdp_et"]
+RULE_PARAMS = {
+    "postpre": {"nu_pre": 0.2, "nu_post": 0.3},
+    "weight_dependent_postpre": {"nu_pre": 0.2, "nu_post": 0.3},
+    "hebbian": {"nu_pre": 0.2, "nu_post": 0.3},
+    "mstdp": {"nu": 0.5},
+    "mstdp_et": {"nu": 0.5},
+    "triplet": {"a2_plus": 0.1, "a3_plus": 0.2, "a2_minus": 0.15, "a3_minus": 0.05},
+    "voltage_gated": {"a_plus": 0.3, "a_minus": 0.2, "theta_v": -60.0},
+}
+RULES = list(RULE_PARAMS)
 
 
 def stdp_network(n_in, n_out, weights, learning, connectivity="dense", model="lif", params=None):
+    """Spike-train inputs into ``n_out`` neurons, both with traces ``x`` (additive for the
+    reward-modulated and triplet rules) and ``slow`` (additive, for the triplet rule)."""
+    additive = learning.rule.startswith("mstdp") or learning.rule == "triplet"
+    traces = {"x": Trace(20.0, additive=additive), "slow": Trace(100.0, additive=True)}
     net = Network()
-    net.add_input("x", n_in, encoder="spikes", trace=Trace(20.0, additive=learning.rule.startswith("mstdp")))
-    net.add_population("y", n_out, model=model, params=params, trace=Trace(20.0, additive=learning.rule.startswith("mstdp")))
+    net.add_input("x", n_in, encoder="spikes", traces=traces)
+    net.add_population("y", n_out, model=model, params=params, traces=traces)
     conn = Dense(weights) if connectivity == "dense" else Sparse.from_dense(weights, weights != 0)
     net.connect("x", "y", conn, learning=learning)
-    net.monitor("x", "spikes", "trace")
-    net.monitor("y", "spikes", "trace")
+    net.monitor("x", "spikes", "x")
+    net.monitor("y", "spikes", "x")
     return net
 
 
@@ -63,7 +76,7 @@ def test_one_step_equals_the_reduction_of_single_sample_updates(seed, reduction,
     w0 = sim.weights("x->y").astype(np.float64)
     out = sim.run(inputs={"x": spike_trains(rng, 1, batch, n_in, 0.5)}, learning=True)
     s_pre, s_post = out.spikes("x")[0], out.spikes("y")[0]
-    x_pre, x_post = out.state("x", "trace")[0].astype(np.float64), out.state("y", "trace")[0].astype(np.float64)
+    x_pre, x_post = out.state("x", "x")[0].astype(np.float64), out.state("y", "x")[0].astype(np.float64)
     pre_terms = s_pre[:, :, None] * x_post[:, None, :]  # (batch, n_in, n_out)
     post_terms = x_pre[:, :, None] * s_post[:, None, :]
     reduce = REDUCTIONS[reduction]
@@ -106,8 +119,8 @@ def test_postpre_hand_computed():
     decay = math.exp(-1 / 20.0)
     x_x = [1.0, decay, decay**2, 1.0, decay, decay**2]
     x_y = [0.0, 1.0, decay, decay**2, 1.0, decay]
-    np.testing.assert_allclose(out.state("x", "trace")[:, 0, 0], x_x)
-    np.testing.assert_allclose(out.state("y", "trace")[:, 0, 0], x_y)
+    np.testing.assert_allclose(out.state("x", "x")[:, 0, 0], x_x)
+    np.testing.assert_allclose(out.state("y", "x")[:, 0, 0], x_y)
     w = 20.0
     for t in range(6):
         w -= 0.1 * (train[t, 0, 0] * x_y[t])  # depression at the input's spikes, by y's trace
@@ -183,7 +196,7 @@ def learning_cases(draw):
     bounded = draw(st.booleans())
     learning = Learning(
         rule,
-        {"nu": 0.5} if rule.startswith("mstdp") else {"nu_pre": 0.2, "nu_post": 0.3},
+        RULE_PARAMS[rule],
         reduction,
         wmin=0.0 if bounded else -math.inf,
         wmax=9.5 if bounded else math.inf,
@@ -329,7 +342,7 @@ def test_learning_structure_errors():
     net.add_input("x", 3, encoder="spikes")
     net.add_input("c", 3, encoder="current", )
     net.add_population("y", 3, trace=Trace())
-    with pytest.raises(ConfigError, match="reads x_pre, the spike trace of 'x'; give 'x' one with trace=pysnn.Trace"):
+    with pytest.raises(ConfigError, match="reads x_pre, the trace or state variable 'x' of 'x', which has neither .traces: none.; give 'x' the trace with trace=pysnn.Trace"):
         net.connect("x", "y", Dense(np.ones((3, 3))), learning=Learning("postpre"))
     with pytest.raises(ConfigError, match="learning needs Dense or Sparse connectivity, got OneToOne"):
         net.connect("x", "y", pysnn.OneToOne(1.0), learning=Learning("postpre"))
@@ -385,7 +398,7 @@ def test_user_reduction_plugin_on_both_backends(connectivity):
         results.append(sim.weights("x->y"))
     assert results[0].tobytes() == results[1].tobytes()
     s_pre, s_post = out.spikes("x")[0], out.spikes("y")[0]
-    x_pre, x_post = out.state("x", "trace")[0], out.state("y", "trace")[0]
+    x_pre, x_post = out.state("x", "x")[0], out.state("y", "x")[0]
     rms = lambda a: np.sqrt((a * a).mean(axis=0))  # noqa: E731
     pre = rms(s_pre[:, :, None] * x_post[:, None, :])
     post = rms(x_pre[:, :, None] * s_post[:, None, :])

@@ -269,18 +269,18 @@ class _Generator:
                         code.line(f"{state[var]} = r_{var}")
                     elif coupled:
                         code.line(f"p{i}_d_{var}[b, j] = r_{var}")
-            if pop.trace_used:
-                trace = self.trace(pop)
-                decay = self.arg(f"p{i}_trace_decay", TraceDecay(i))
-                spiked_value = "x + REAL(1.0)" if pop.trace.additive else "REAL(1.0)"
-                code.line(f"x = {trace}[b, j] * {decay}", f"{trace}[b, j] = {spiked_value} if {output}[b, j] else x")
+            for trace in pop.traces:
+                array = self.trace(pop, trace.name)
+                decay = self.arg(f"p{i}_{trace.name}_decay", TraceDecay(i, trace.name))
+                spiked_value = "x + REAL(1.0)" if trace.trace.additive else "REAL(1.0)"
+                code.line(f"x = {array}[b, j] * {decay}", f"{array}[b, j] = {spiked_value} if {output}[b, j] else x")
             for m, monitor in enumerate(self.plan.monitors):
                 if monitor.population == pop.name and monitor.what in ("spike_counts", "spikes"):
                     buffer = self.record(m)
                     target = f"{buffer}[b, j] +=" if monitor.what == "spike_counts" else f"{buffer}[t, b, j] ="
                     code.line(f"{target} {output}[b, j]")
         for m, monitor in self._state_monitors(pop, shared=False):
-            array = self.trace(pop) if monitor.what == "trace" else f"p{i}_{monitor.what}"
+            array = f"p{i}_{monitor.what}" if monitor.what in pop.plugin.spec.state else self.trace(pop, monitor.what)
             with code.block(f"if (t + 1) % {monitor.every} == 0:"):
                 code.line(f"{self.record(m)}[(t + 1) // {monitor.every} - 1, b, :] = {array}[b, :]")
 
@@ -292,7 +292,7 @@ class _Generator:
         results = list(state.values()) + ["current"]
         special = {"i_in": f"k{k}_acc[j]", "dt": "dt"}
         target = self.plan.populations[proj.target]
-        call = self.call_kernel(f"k{k}", SynapseOf(k), bound, "update", special, state, target)
+        call = self.call_kernel(f"k{k}", SynapseOf(k), bound, "update", special, state, {"post": (target, "j")})
         code.line(f"{_unpack(results)} = {call}", f"{ports[proj.port]} += current")
 
     def update_shared(self, code: Code, pop: PopulationPlan) -> None:
@@ -341,8 +341,8 @@ class _Generator:
     def output(self, pop: PopulationPlan) -> str:
         return self.arg(f"p{pop.index}_out", StateRef(("output", pop.name)))
 
-    def trace(self, pop: PopulationPlan) -> str:
-        return self.arg(f"p{pop.index}_trace", StateRef(("trace", pop.name)))
+    def trace(self, pop: PopulationPlan, name: str) -> str:
+        return self.arg(f"p{pop.index}_trace_{name}", StateRef(("trace", pop.name, name)))
 
     def record(self, monitor: int) -> str:
         return self.arg(f"m{monitor}", Record(monitor))
@@ -370,12 +370,15 @@ class _Generator:
         kernel: str,
         special: dict[str, str],
         state: dict[str, str],
-        target: PopulationPlan | None = None,
+        sides: dict[str, tuple[PopulationPlan, str]] | None = None,
     ) -> str:
         """Call expression of a kernel (arguments bound by ``lowering.kernel_args``): specials,
-        values, the plugin's own ``state`` (expressions), the ``target``'s state at ``[b, j]``."""
+        values, the plugin's own ``state`` (expressions), and what it reads of the populations of
+        ``sides`` ("pre", "post": the population and the name of its neuron index)."""
+        sides = sides or {}
+        populations = {side: pop for side, (pop, _) in sides.items()}
         exprs = []
-        for source in kernel_args(bound, kernel, special.keys(), target):
+        for source in kernel_args(bound, kernel, special.keys(), populations.get("pre"), populations.get("post")):
             if isinstance(source, Special):
                 exprs.append(special[source.name])
             elif isinstance(source, Value):
@@ -384,13 +387,18 @@ class _Generator:
             elif isinstance(source, OwnState):
                 exprs.append(state[source.name])
             else:
-                exprs.append(self._state_exprs(target)[source.name])
+                pop, index = sides[source.side]
+                array = self.trace(pop, source.name) if source.trace else self._state_array(pop, source.name)
+                exprs.append(f"{array}[{index}]" if source.shared else f"{array}[b, {index}]")
         return f"{self.kernel(f'{prefix}_{kernel}', bound, kernel)}({', '.join(exprs)})"
+
+    def _state_array(self, pop: PopulationPlan, var: str) -> str:
+        return self.arg(f"p{pop.index}_{var}", StateRef(("neuron", pop.name, var)))
 
     def _state_exprs(self, pop: PopulationPlan) -> dict[str, str]:
         exprs = {}
         for var, decl in pop.plugin.spec.state.items():
-            array = self.arg(f"p{pop.index}_{var}", StateRef(("neuron", pop.name, var)))
+            array = self._state_array(pop, var)
             exprs[var] = f"{array}[j]" if decl.shared else f"{array}[b, j]"
         return exprs
 
@@ -399,7 +407,7 @@ class _Generator:
         for m, monitor in enumerate(self.plan.monitors):
             if monitor.population != pop.name or monitor.what in ("spike_counts", "spikes"):
                 continue
-            is_shared = monitor.what != "trace" and pop.plugin.spec.state[monitor.what].shared
+            is_shared = monitor.what in pop.plugin.spec.state and pop.plugin.spec.state[monitor.what].shared
             if is_shared == shared:
                 found.append((m, monitor))
         return found

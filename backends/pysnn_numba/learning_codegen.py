@@ -98,16 +98,14 @@ class LearningCode(ABC):
         """After the last step of a deferred run."""
 
     def kernel_call(self, kernel: str, exprs: dict[str, str]) -> str:
-        """Call of a rule kernel with the special-argument expressions it reads."""
+        """Call of a rule kernel at sample ``b``, synapse (ip, jq), with the special-argument
+        expressions it reads."""
         used = set(self.rule.args(kernel))
-        if "x_pre" in used:
-            self.g.trace(self.source)
-        if "x_post" in used:
-            self.g.trace(self.target)
         special = {a: e for a, e in exprs.items() if a in used}
         if "reward" in used:
             special["reward"] = self.g.reward_expr()
-        return self.g.call_kernel(f"l{self.k}", RuleOf(self.k), self.rule, kernel, special, {})
+        sides = {"pre": (self.source, "ip"), "post": (self.target, "jq")}
+        return self.g.call_kernel(f"l{self.k}", RuleOf(self.k), self.rule, kernel, special, {}, sides)
 
     def finish(self, code: Code, loop: Loop, slot: str) -> None:
         """Each slot takes ``finish`` of its fold, where the reduction defines it."""
@@ -202,8 +200,6 @@ class LearningCode(ABC):
         return {
             "w": w,
             "dt": "dt",
-            "x_pre": f"p{self.source.index}_trace[b, ip]",
-            "x_post": f"p{self.target.index}_trace[b, jq]",
             "s_pre": f"{self.src}[b, ip]",
             "s_post": f"{self.tgt}[b, jq]",
         }

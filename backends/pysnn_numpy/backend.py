@@ -10,7 +10,7 @@ Straightforward array code: one Python iteration per time step, every kernel cal
    deferred), every shared variable first takes ``update_shared``. An input population's output
    comes from its encoder. A neuron population's input is the sum of its projections' synapse
    outputs, in the order the projections were added, starting from 0; ``update`` gives its new
-   state and spikes. Then the population's trace, if read: ``x *= decay``, then the spike.
+   state and spikes. Then the population's traces that are read: ``x *= decay``, then the spike.
 3. **Learning** (while learning is on). Each shared neuron variable's per-sample changes are
    reduced over the batch. Each learned projection's rule terms are reduced per synapse: the
    samples with the event (``on_pre``: its source spiked, ``on_post``: its target spiked) are
@@ -27,6 +27,7 @@ bit-identical to this one.
 from __future__ import annotations
 
 import math
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -35,8 +36,8 @@ from pysnn import rng
 from pysnn.backend import Backend, RunArgs, StateKey
 from pysnn.errors import PluginError
 from pysnn.kernel_check import wrong_output_type
-from pysnn.lowering import OwnState, Special, Value, finishes, fold_mode, kernel_args
-from pysnn.plan import BoundPlugin, LearningPlan, Plan, PopulationPlan, ProjectionPlan
+from pysnn.lowering import NeuronRead, OwnState, Special, Value, finishes, fold_mode, kernel_args, read_key
+from pysnn.plan import BoundPlugin, LearningPlan, Plan, PopulationPlan, ProjectionPlan, TracePlan
 from pysnn.plugin import Kernel
 
 
@@ -90,8 +91,8 @@ class NumpyBackend(Backend):
                 else:
                     inputs = self._synaptic_input(pop, accumulated, state, dt, batch)
                     changes[pop.name] = self._update(pop, state, inputs, dt, keys, batch)
-                if pop.trace_used:
-                    self._trace(pop, state)
+                for trace in pop.traces:
+                    self._trace(pop, trace, state)
             if args.learning:
                 reward = None if args.reward is None else (args.reward[t] if args.reward.ndim == 2 else args.reward)
                 self._learn(state, changes, reward, dt, batch, totals if args.deferred else None)
@@ -130,7 +131,7 @@ class NumpyBackend(Backend):
         for k in pop.incoming:
             proj = self.plan.projections[k]
             special = {"i_in": accumulated[k], "dt": dt}
-            results = _call(proj.synapse, "update", special, state, ("synapse", proj.name), pop)
+            results = _call(proj.synapse, "update", special, state, ("synapse", proj.name), {"post": pop})
             for var, value in zip(proj.synapse.spec.state, results):
                 state["synapse", proj.name, var] = _as(value, self.plan.dtype, batch, pop.n)
             inputs[proj.port] += _as(results[-1], self.plan.dtype, batch, pop.n)
@@ -153,11 +154,12 @@ class NumpyBackend(Backend):
         for var, value in zip(pop.plugin.spec.shared_state, results):
             state["neuron", pop.name, var] = np.broadcast_to(np.asarray(value, self.plan.dtype), (pop.n,)).copy()
 
-    def _trace(self, pop: PopulationPlan, state) -> None:
-        x = state["trace", pop.name] * pop.trace_decay
+    def _trace(self, pop: PopulationPlan, trace: TracePlan, state) -> None:
+        key = ("trace", pop.name, trace.name)
+        x = state[key] * trace.decay
         spiked = state["output", pop.name]
         one = self.plan.dtype.type(1)
-        state["trace", pop.name] = np.where(spiked, x + one if pop.trace.additive else one, x).astype(self.plan.dtype)
+        state[key] = np.where(spiked, x + one if trace.trace.additive else one, x).astype(self.plan.dtype)
 
     # -- learning ---------------------------------------------------------------------------------
 
@@ -188,20 +190,27 @@ class NumpyBackend(Backend):
         the synapses that had an event in some sample."""
         rule, reduction = proj.learning.rule, proj.learning.reduction
         synapses = self._synapses[proj.index]
-        source, target = self.plan.populations[proj.source].name, self.plan.populations[proj.target].name
-        s_pre, s_post = state["output", source], state["output", target]
+        sides = {"pre": self.plan.populations[proj.source], "post": self.plan.populations[proj.target]}
+        s_pre, s_post = state["output", sides["pre"].name], state["output", sides["post"].name]
         w = state["weights", proj.name].reshape(-1)
 
         def event_args(b: int, syn: np.ndarray) -> dict:
-            args = {"w": w[syn], "dt": dt, "reward": None if reward is None else reward[b]}
-            if ("trace", source) in state:
-                args["x_pre"] = state["trace", source][b, synapses.pre[syn]]
-            if ("trace", target) in state:
-                args["x_post"] = state["trace", target][b, synapses.post[syn]]
-            return args
+            pre, post = synapses.pre[syn], synapses.post[syn]
+            return {
+                "w": w[syn], "dt": dt, "reward": None if reward is None else reward[b],
+                "s_pre": s_pre[b, pre], "s_post": s_post[b, post],
+            }
+
+        def at(b: int, syn: np.ndarray):
+            """What a read gives at sample ``b`` for the synapses ``syn``."""
+            neurons = {"pre": synapses.pre[syn], "post": synapses.post[syn]}
+            return lambda read, array: array[neurons[read.side]] if read.shared else array[b, neurons[read.side]]
+
+        def call(kernel: str, b: int, syn: np.ndarray, special: dict) -> tuple:
+            return _call(rule, kernel, special, state, ("rule", proj.name), sides, at(b, syn))
 
         def event_term(kernel: str):
-            return lambda b, syn: _call(rule, kernel, event_args(b, syn), state, ("rule", proj.name))[0]
+            return lambda b, syn: call(kernel, b, syn, event_args(b, syn))[0]
 
         terms = {}
         touched = np.zeros(synapses.size, bool)
@@ -217,12 +226,8 @@ class NumpyBackend(Backend):
             everything = np.arange(synapses.size)
             step_terms = np.empty((batch, synapses.size), self.plan.dtype)
             for b in range(batch):
-                special = event_args(b, everything) | {
-                    "s_pre": s_pre[b, synapses.pre],
-                    "s_post": s_post[b, synapses.post],
-                }
-                values = {**special, **{var: state["rule", proj.name, var][b] for var in rule.spec.state}}
-                results = _call(rule, "on_step", values, state, ("rule", proj.name))
+                values = event_args(b, everything) | {var: state["rule", proj.name, var][b] for var in rule.spec.state}
+                results = call("on_step", b, everything, values)
                 for var, value in zip(rule.spec.state, results):
                     state["rule", proj.name, var][b] = np.broadcast_to(np.asarray(value).astype(self.plan.dtype), (synapses.size,))
                 step_terms[b] = np.broadcast_to(np.asarray(results[-1]).astype(self.plan.dtype), (synapses.size,))
@@ -270,8 +275,8 @@ class NumpyBackend(Backend):
             elif monitor.what == "spikes":
                 buffer[t] = state["output", monitor.population]
             elif (t + 1) % monitor.every == 0:
-                key = ("trace", monitor.population) if monitor.what == "trace" else ("neuron", monitor.population, monitor.what)
-                buffer[(t + 1) // monitor.every - 1] = state[key]
+                kind = "neuron" if ("neuron", monitor.population, monitor.what) in state else "trace"
+                buffer[(t + 1) // monitor.every - 1] = state[kind, monitor.population, monitor.what]
 
 
 class _Synapses:
@@ -366,12 +371,22 @@ def _element_keys(pop: PopulationPlan, sample_ids: np.ndarray, step: np.uint64) 
         return rng.element_key(keys, np.arange(pop.n, dtype=np.uint64)[None, :])
 
 
-def _call(bound: BoundPlugin, kernel: str, special: dict, state, owner: tuple[str, str], target: PopulationPlan | None = None) -> tuple:
+def _call(
+    bound: BoundPlugin,
+    kernel: str,
+    special: dict,
+    state,
+    owner: tuple[str, str],
+    sides: Mapping[str, PopulationPlan] | None = None,
+    select: Callable[[NeuronRead, np.ndarray], np.ndarray] | None = None,
+) -> tuple:
     """Call a kernel with its arguments bound by name (``lowering.kernel_args``); ``owner`` is
-    the state-key prefix of the plugin's own state, ``target`` the population a synapse reads.
-    Always returns a tuple of results."""
+    the state-key prefix of the plugin's own state, ``sides`` the populations ("pre", "post") it
+    reads, and ``select(read, array)`` picks from a read population's array what the call needs
+    (default: all of it). Always returns a tuple of results."""
+    sides = sides or {}
     values = []
-    for source in kernel_args(bound, kernel, special.keys(), target):
+    for source in kernel_args(bound, kernel, special.keys(), sides.get("pre"), sides.get("post")):
         if isinstance(source, Special):
             values.append(special[source.name])
         elif isinstance(source, Value):
@@ -379,7 +394,8 @@ def _call(bound: BoundPlugin, kernel: str, special: dict, state, owner: tuple[st
         elif isinstance(source, OwnState):
             values.append(state[(*owner, source.name)])
         else:
-            values.append(state["neuron", target.name, source.name])
+            array = state[read_key(source, sides[source.side])]
+            values.append(array if select is None else select(source, array))
     try:
         with np.errstate(all="ignore"):
             result = bound.kernels[kernel](*values)

@@ -1,8 +1,9 @@
 """Learning rules in event form (see ``pysnn.plugin``).
 
-``x_pre`` / ``x_post`` are the spike traces of the source and target populations (declare them
-with ``trace=pysnn.Trace(tau)``), already updated with this step's spikes. Terms are reduced over
-the batch with the projection's reduction before ``apply``; a sample without the event adds 0.
+``<name>_pre`` / ``<name>_post`` read the source's / target's trace or state variable ``name``
+after this step's update: ``x_pre`` is the source's trace ``x`` (``trace=pysnn.Trace(tau)``),
+``v_post`` the target's membrane potential. Terms are reduced over the batch with the
+projection's reduction before ``apply``; a sample without the event adds 0.
 """
 
 from pysnn import LearningRule, param, per_sample
@@ -103,3 +104,48 @@ class MSTDPET(LearningRule):
     @staticmethod
     def apply(w, step, nu, dt):
         return w + nu * dt * step
+
+
+class Triplet(LearningRule):
+    """Triplet STDP (Pfister & Gerstner 2006), all-to-all interactions.
+
+    Reads two traces on each side, both additive (``Trace(tau, additive=True)``): ``x`` (the
+    source's r1 with tau_plus, the target's o1 with tau_minus) and ``slow`` (the source's r2 with
+    tau_x, the target's o2 with tau_y). At a source spike the synapse is depressed by
+    ``o1 * (a2_minus + a3_minus * r2)``, at a target spike potentiated by
+    ``r1 * (a2_plus + a3_plus * o2)``, with r2 and o2 taken just before that spike (the traces
+    already count it: hence ``- 1``). Defaults: the paper's all-to-all fit to visual cortex data,
+    with tau_plus 16.8, tau_minus 33.7, tau_x 101 and tau_y 125 ms as the traces' time constants.
+    """
+
+    params = {"a2_plus": 5e-10, "a3_plus": 6.2e-3, "a2_minus": 7e-3, "a3_minus": 2.3e-4}
+
+    @staticmethod
+    def on_pre(x_post, slow_pre, a2_minus, a3_minus):
+        return x_post * (a2_minus + a3_minus * (slow_pre - 1.0))
+
+    @staticmethod
+    def on_post(x_pre, slow_post, a2_plus, a3_plus):
+        return x_pre * (a2_plus + a3_plus * (slow_post - 1.0))
+
+    @staticmethod
+    def apply(w, pre, post):
+        return (w - pre) + post
+
+
+class VoltageGated(LearningRule):
+    """Spike-driven plasticity gated by the target's membrane potential (the deterministic core of
+    Fusi et al. 2000 and Brader et al. 2007): at each source spike the synapse is potentiated by
+    ``a_plus`` where the target's ``v`` (after this step's update) is above ``theta_v``, else
+    depressed by ``a_minus``. Reads ``v_post``: the target's model needs a state variable ``v``.
+    """
+
+    params = {"a_plus": param(0.1, ge=0), "a_minus": param(0.1, ge=0), "theta_v": param(-55.0, "mV")}
+
+    @staticmethod
+    def on_pre(v_post, a_plus, a_minus, theta_v):
+        return km.where(v_post > theta_v, a_plus, -a_minus)
+
+    @staticmethod
+    def apply(w, pre):
+        return w + pre
