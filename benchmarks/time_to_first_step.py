@@ -8,7 +8,9 @@ README's quick start and Learning examples, the paper's STDP network (100 Poisso
 with traces and PostPre), and COBA (4000 ``lif_cond`` neurons, sparse). A measurement counts
 everything a new user waits for: imports, building the network, compiling (or loading the
 cache) and one step. ``--all`` runs each in a fresh process, first with an empty
-``PYSNN_CACHE_DIR``, then again on the filled one. tests/test_compile_targets.py runs the
+``PYSNN_CACHE_DIR``, then again on the filled one, and splits the cold time into imports,
+``Network.compile`` (building the plan and compiling each kernel on its own) and the first run
+(compiling the run loop, and one step). tests/test_compile_targets.py runs the
 scaling network to check that the cache works across processes.
 """
 
@@ -71,29 +73,36 @@ NETWORKS = {f.__name__: f for f in (scaling, readme_quick_start, readme_learning
 
 def measure(name: str) -> dict:
     """Build, compile and run one step of network ``name`` in this process."""
+    imported = time.perf_counter()
     net, inputs = NETWORKS[name]()
     sim = net.compile(backend="numba-cpu", batch_size=None if inputs else 1)
+    compiled = time.perf_counter()
     sim.run(1, inputs)
     seconds = time.perf_counter() - start
-    module, _ = sim._engine.compiled(frozenset())
+    engine = sim._engine
+    module, _ = engine.compiled(frozenset(), 0, engine.parallel(sim.plan.learns, sim.batch_size))
     function = module.run_coupled if sim.plan.learns else module.run_independent
     stats = function.stats
     return {
         "network": name,
         "seconds": seconds,
+        "imports": imported - start,
+        "network_compile": compiled - imported,
+        "first_run": start + seconds - compiled,
         "cache_hits": sum(stats.cache_hits.values()),
         "cache_misses": sum(stats.cache_misses.values()),
     }
 
 
 def measure_all() -> None:
-    print(f"{'network':<20} {'cold s':>8} {'warm s':>8}")
+    print(f"{'network':<20} {'cold s':>8} {'warm s':>8}   cold: {'imports':>7} {'compile':>7} {'run':>7}")
     for name in NETWORKS:
         with tempfile.TemporaryDirectory() as cache:
             env = {**os.environ, "PYSNN_CACHE_DIR": cache}
             runs = [subprocess.run([sys.executable, __file__, name], env=env, capture_output=True, text=True, check=True) for _ in range(2)]
         cold, warm = (json.loads(run.stdout) for run in runs)
-        print(f"{name:<20} {cold['seconds']:8.2f} {warm['seconds']:8.2f}", flush=True)
+        parts = " ".join(f"{cold[part]:7.2f}" for part in ("imports", "network_compile", "first_run"))
+        print(f"{name:<20} {cold['seconds']:8.2f} {warm['seconds']:8.2f}         {parts}", flush=True)
 
 
 if __name__ == "__main__":

@@ -26,12 +26,15 @@ def check_kernel(kernel: Kernel, bound: FunctionType, dtype: np.dtype, label: st
 
 @lru_cache(maxsize=None)
 def jitted(bound: FunctionType):
-    """The one Numba dispatcher of a bound kernel (cached on disk; compiled kernels call it)."""
+    """The one Numba dispatcher of a bound kernel (cached on disk; compiled kernels call it).
+
+    Compiled code is its only caller: without the wrappers that would let Python (or C) call it
+    a kernel compiles in about half the time, which is most of ``Network.compile``."""
     import numba
 
     import pysnn.kernel_math_jit  # noqa: F401  (registers the kernel math for Numba)
 
-    return numba.njit(cache=True)(bound)
+    return numba.njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)(bound)
 
 
 @lru_cache(maxsize=None)

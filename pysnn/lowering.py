@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Literal, Mapping, Union
 
 import numpy as np
@@ -31,12 +32,23 @@ class Special:
     name: str
 
 
+class Indexing(Enum):
+    """How a parameter or derived value is indexed where a kernel runs."""
+
+    ONE = "one"
+    """One value for all elements: shape ()."""
+    PER_NEURON = "per neuron"
+    """Shape (n,): a neuron model's own neuron; a synapse model's or learning rule's target."""
+    PER_SYNAPSE = "per synapse"
+    """A learning rule's value per synapse: (n_source, n_target) dense, (nnz,) sparse (CSR order)."""
+
+
 @dataclass(frozen=True)
 class Value:
-    """A parameter or derived value of the plugin: one for all elements, or one per element."""
+    """A parameter or derived value of the plugin, and how it is indexed."""
 
     name: str
-    per_element: bool
+    indexing: Indexing
 
 
 @dataclass(frozen=True)
@@ -86,12 +98,18 @@ def kernel_args(
         elif arg in special:
             sources.append(Special(arg))
         elif arg in bound.values:
-            sources.append(Value(arg, bound.values[arg].ndim == 1))
+            sources.append(Value(arg, _indexing(bound, arg)))
         elif arg in bound.spec.state:
             sources.append(OwnState(arg, bound.spec.state[arg].shared))
         else:
             raise AssertionError(f"{bound.spec.label}: {kernel}() argument {arg!r} has no source")
     return tuple(sources)
+
+
+def _indexing(bound: BoundPlugin, name: str) -> Indexing:
+    if name in bound.per_synapse:
+        return Indexing.PER_SYNAPSE
+    return Indexing.PER_NEURON if bound.values[name].ndim == 1 else Indexing.ONE
 
 
 def read_key(read: NeuronRead, population: PopulationPlan) -> StateKey:
@@ -182,7 +200,7 @@ PluginOwner = Union[NeuronModelOf, SynapseOf, RuleOf]
 
 @dataclass(frozen=True)
 class PluginValue:
-    """A parameter or derived value of a plugin: a scalar of the dtype, or (n,)."""
+    """A parameter or derived value of a plugin: a scalar of the dtype, or an array (``Indexing``)."""
 
     owner: PluginOwner
     name: str

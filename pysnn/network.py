@@ -291,11 +291,17 @@ class Network:
         return "populations: " + (", ".join(self.populations) or "none")
 
 
-def values(spec: PluginSpec, given: Mapping[str, Any] | None, n: int | None, what: str, owner: str) -> dict[str, np.ndarray]:
-    """Validate parameter or initial-value overrides: known names, scalar or (n,), finite, and
-    parameters inside their declared bounds.
-
-    ``n=None`` allows scalars only."""
+def values(
+    spec: PluginSpec,
+    given: Mapping[str, Any] | None,
+    n: int,
+    what: str,
+    owner: str,
+    synapses: tuple[int, ...] | None = None,
+) -> dict[str, np.ndarray]:
+    """Validate parameter or initial-value overrides: known names, scalar or (n,) (or, given the
+    shape of a learned projection's weights, ``synapses``, also that shape: per synapse), finite,
+    and parameters inside their declared bounds (element-wise)."""
     if given is None:
         return {}
     if not isinstance(given, Mapping):
@@ -313,9 +319,16 @@ def values(spec: PluginSpec, given: Mapping[str, Any] | None, n: int | None, wha
             array = np.array(value, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{owner!r}: {what}[{key!r}] must be a number or an array, got {value!r}") from exc
-        if array.shape not in ((), (n,)):
-            shapes = "a scalar" if n is None else f"a scalar or have shape ({n},)"
+        if array.shape not in ((), (n,), synapses):
+            shapes = f"a scalar or have shape ({n},)"
+            if synapses is not None:
+                shapes = f"a scalar, have shape ({n},) (per target) or {synapses} (per synapse)"
             raise ConfigError(f"{owner!r}: {what}[{key!r}] must be {shapes}, got shape {array.shape}")
+        if array.shape == synapses == (n,):
+            raise ConfigError(
+                f"{owner!r}: {what}[{key!r}] of shape ({n},) is ambiguous: the projection has as many synapses as "
+                f"targets, so it could be per target or per synapse; such a projection takes scalars only"
+            )
         if not np.isfinite(array).all():
             raise ConfigError(f"{owner!r}: {what}[{key!r}] must be finite, got {value!r}")
         if what == "params":
@@ -329,11 +342,11 @@ def _check_bounds(spec: PluginSpec, name: str, array: np.ndarray, owner: str) ->
     decl = spec.param_decls[name]
     outside = ~decl.allows(array)
     if outside.any():
-        index = int(np.argmax(outside))
-        at = f" at index {index}" if array.ndim else ""
+        index = np.unravel_index(np.argmax(outside), array.shape)
+        at = f" at index {', '.join(map(str, index))}" if array.ndim else ""
         raise ConfigError(
             f"{owner!r}: {spec.label} parameter {name!r} must be {decl.bounds_text()}, got "
-            f"{float(array.flat[index])!r}{at}; change it or leave it out for the default "
+            f"{float(array[index])!r}{at}; change it or leave it out for the default "
             f"{decl.with_unit(decl.default)}"
         )
 
@@ -401,4 +414,5 @@ def _check_learning(learning: Any, name: str, connectivity: Connectivity, source
             f"projection {name!r}: initial weights span [{weights.min()}, {weights.max()}], outside "
             f"[wmin, wmax] = [{learning.wmin}, {learning.wmax}]"
         )
-    return dataclasses.replace(learning, params=values(rule, learning.params, None, "params", name))
+    params = values(rule, learning.params, target.n, "params", name, connectivity.weights.shape)
+    return dataclasses.replace(learning, params=params)

@@ -16,6 +16,7 @@ import numpy as np
 
 from pysnn import kernel_math as km
 from pysnn import registry, rng
+from pysnn.connectivity import Connectivity
 from pysnn.errors import ConfigError, PluginError
 from pysnn.kernel_source import bind_kernel
 from pysnn.learning import Learning, Trace
@@ -29,12 +30,15 @@ DTYPES = ("float32", "float64")
 class BoundPlugin:
     """A plugin's kernels bound to the dtype, and the values of its parameters and derived values.
 
-    ``values`` maps names to arrays of the dtype, of shape () (one value for all neurons) or (n,).
+    ``values`` maps names to arrays of the dtype, of shape () (one value for all neurons) or (n,)
+    (per neuron; a synapse model's or learning rule's target), or, for a learning rule, the shape
+    of its projection's weights (the names in ``per_synapse``; see ``lowering.Indexing``).
     """
 
     spec: PluginSpec
     kernels: Mapping[str, FunctionType]
     values: Mapping[str, np.ndarray]
+    per_synapse: frozenset[str] = frozenset()
 
     def args(self, kernel: str) -> tuple[str, ...]:
         return self.spec.kernels[kernel].args
@@ -93,6 +97,19 @@ class ProjectionPlan:
     port: str
     """The input port of the target's neuron model that this projection's current feeds."""
     learning: LearningPlan | None = None
+
+    def rule_value(self, name: str) -> np.ndarray:
+        """The learning rule's parameter or derived value ``name`` at each synapse, flat (row-major
+        dense, CSR order sparse), or 0-d if it is one value for all."""
+        rule = self.learning.rule
+        value = rule.values[name]
+        if name in rule.per_synapse:
+            return value.reshape(-1)
+        if value.ndim == 1 and self.kind == "sparse":
+            return value[self.arrays["indices"]]
+        if value.ndim == 1:
+            return np.broadcast_to(value, self.arrays["weights"].shape).reshape(-1)
+        return value
 
 
 @dataclass(frozen=True)
@@ -172,7 +189,7 @@ def build_plan(network: Network, dtype: str, seed: int) -> Plan:
             synapse=(syn := _bind(proj.spec(), proj.params, network.populations[proj.target].n, network.dt, dtype)),
             init=_initial_state(syn, {}, network.populations[proj.target].n, dtype),
             port=proj.port,
-            learning=_learning(proj.learning, network.dt, dtype),
+            learning=_learning(proj.learning, network.populations[proj.target].n, proj.connectivity, network.dt, dtype),
         )
         for k, proj in enumerate(network.projections.values())
     )
@@ -206,7 +223,17 @@ def build_plan(network: Network, dtype: str, seed: int) -> Plan:
     return Plan(network.dt, dtype, int(seed), tuple(populations), projections, tuple(network.monitors))
 
 
-def _bind(spec: PluginSpec, overrides: Mapping[str, np.ndarray], n: int, dt: float, dtype: np.dtype) -> BoundPlugin:
+def _bind(
+    spec: PluginSpec,
+    overrides: Mapping[str, np.ndarray],
+    n: int,
+    dt: float,
+    dtype: np.dtype,
+    synapses: tuple[int, ...] | None = None,
+) -> BoundPlugin:
+    """``spec`` bound to ``dtype`` with its values: shape () or (n,), or, given the shape of a
+    learned projection's weights (``synapses``), also that shape (per synapse)."""
+    shapes = [(), (n,)] + ([] if synapses is None else [synapses])
     values = {name: np.asarray(overrides.get(name, default), dtype=dtype) for name, default in spec.params.items()}
     if spec.derived_names:
         args = {name: (np.asarray(dt, dtype) if name == "dt" else values[name]) for name in spec.derived_args}
@@ -217,22 +244,27 @@ def _bind(spec: PluginSpec, overrides: Mapping[str, np.ndarray], n: int, dt: flo
             raise PluginError(f"{spec.label}: derived() raised {type(exc).__name__}: {exc}") from exc
         for name in spec.derived_names:
             value = np.asarray(result[name], dtype=dtype)
-            if value.shape not in ((), (n,)) or not np.isfinite(value).all():
+            if value.shape not in shapes or not np.isfinite(value).all():
                 raise ConfigError(
-                    f"{spec.label}: derived value {name!r} must be finite with shape () or ({n},); got "
+                    f"{spec.label}: derived value {name!r} must be finite with shape {' or '.join(map(str, shapes))}; got "
                     f"{value!r} from parameters {args}"
                 )
             values[name] = value
     kernels = {name: bind_kernel(k.function, dtype) for name, k in spec.kernels.items()}
-    return BoundPlugin(spec, kernels, values)
+    per_synapse = frozenset(name for name, value in values.items() if value.shape not in ((), (n,)))
+    return BoundPlugin(spec, kernels, values, per_synapse)
 
 
-def _learning(learning: Learning | None, dt: float, dtype: np.dtype) -> LearningPlan | None:
+def _learning(
+    learning: Learning | None, n_target: int, connectivity: Connectivity, dt: float, dtype: np.dtype
+) -> LearningPlan | None:
+    """The bound learning of a projection into ``n_target`` neurons; the rule's values are
+    scalars, per target or per synapse (``connect`` checked that no shape is both)."""
     if learning is None:
         return None
     rule = registry.spec_for("learning_rule", learning.rule)
     return LearningPlan(
-        rule=_bind(rule, learning.params, 1, dt, dtype),
+        rule=_bind(rule, learning.params, n_target, dt, dtype, connectivity.weights.shape),
         reduction=_bind(registry.spec_for("reduction", learning.reduction), {}, 1, dt, dtype),
         wmin=np.asarray(learning.wmin, dtype),
         wmax=np.asarray(learning.wmax, dtype),

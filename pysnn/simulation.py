@@ -172,7 +172,7 @@ class Simulation:
             if proj.learning is not None:
                 n_synapses = proj.arrays["weights"].size
                 for var, decl in proj.learning.rule.spec.state.items():
-                    value = proj.learning.rule.values[decl.init] if isinstance(decl.init, str) else decl.init
+                    value = proj.rule_value(decl.init) if isinstance(decl.init, str) else decl.init
                     state["rule", proj.name, var] = np.full((batch, n_synapses), value, self.dtype)
         return state
 

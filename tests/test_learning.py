@@ -322,7 +322,8 @@ def test_normalize_weights(connectivity):
     [
         (lambda: Learning("ltp", {}), "no learning_rule plugin named 'ltp'"),
         (lambda: Learning("postpre", {}, reduction="mode"), "no reduction plugin named 'mode'"),
-        (lambda: Learning("postpre", {"nu_pre": [1e-4, 1e-2]}), r"params\['nu_pre'\] must be a scalar, got shape \(2,\)"),
+        (lambda: Learning("postpre", {"nu_pre": [1e-4, 1e-2, 0.1]}), r"params\['nu_pre'\] must be a scalar, have shape \(2,\) "
+         r"\(per target\) or \(3, 2\) \(per synapse\), got shape \(3,\)"),
         (lambda: Learning("postpre", {"nu": 0.1}), "has no parameter 'nu'; it has: nu_pre, nu_post"),
         (lambda: Learning("postpre", {}, wmin=1.0, wmax=0.0), "wmin=1.0 is greater than wmax=0.0"),
         (lambda: Learning("postpre", {}, weight_decay=1.5), "weight_decay must be in \\[0, 1\\)"),

@@ -1,4 +1,5 @@
-"""The Numba CPU backend: each run is one call of a compiled, parallel multi-step loop."""
+"""The Numba CPU backend: each run is one call of a compiled multi-step loop, parallel where
+threads pay."""
 
 from __future__ import annotations
 
@@ -23,26 +24,27 @@ SHOW_CODE_ENV = "PYSNN_SHOW_CODE"
 """Set to 1: print the path of each generated run module to stderr when a backend builds it."""
 
 SERIAL_LEARNING_WORK = 2**18
-"""A run that learns with batch size x learned synapses below this uses one thread: its steps
-are too short for their parallel loops to pay for the threads' synchronisation (measured on 2
-cores with 100 inputs: 1000 targets, batch 1, 20.7 ms on 1 thread against 23.4 ms on 2, and
-batch 4, 54 against 49 ms; 100 targets, batch 16, 17 against 26 ms)."""
+"""A run that learns with batch size x learned synapses below this runs the serial form of its
+loop (one thread): its steps are too short for their parallel loops to pay for the threads'
+synchronisation (measured on 2 cores with 100 inputs: 1000 targets, batch 1, 20.7 ms on 1 thread
+against 23.4 ms on 2, and batch 4, 54 against 49 ms; 100 targets, batch 16, 17 against 26 ms)."""
 
 
 class NumbaCPUBackend(Backend):
     """Default backend: generated Numba code, parallel over the batch, no Python per step.
 
-    Threads: Numba's (``NUMBA_NUM_THREADS`` or ``numba.set_num_threads``), except that a run
-    that learns little per step uses one (``SERIAL_LEARNING_WORK``). Compiled code is
-    cached on disk (see ``pysnn.kernel_source.cache_dir``), once per network structure;
-    ``source`` shows it, and ``PYSNN_SHOW_CODE=1`` prints where each module is written.
+    Threads: Numba's (``NUMBA_NUM_THREADS`` or ``numba.set_num_threads``), except that a run of
+    one sample, or one that learns little per step (``SERIAL_LEARNING_WORK``), runs the serial
+    form of its loop, which compiles several times faster (``parallel``). Compiled code is
+    cached on disk (see ``pysnn.kernel_source.cache_dir``), once per network structure, form
+    and kind of learning run (deferred or not); ``source`` shows it, and ``PYSNN_SHOW_CODE=1`` prints where each module is written.
     """
 
     name = "numba-cpu"
 
     def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
-        self._compiled: dict[tuple[frozenset[str], int], tuple[ModuleType, list[Arg]]] = {}
+        self._compiled: dict[tuple[frozenset[str], int, bool, bool], tuple[ModuleType, list[Arg]]] = {}
         self._learned_synapses = sum(p.arrays["weights"].size for p in plan.projections if p.learning is not None)
 
     @classmethod
@@ -52,17 +54,17 @@ class NumbaCPUBackend(Backend):
 
     def run(self, state: dict[StateKey, np.ndarray], args: RunArgs) -> None:
         timed = frozenset(name for name, data in args.inputs.items() if data.ndim == 3)
-        module, arg_specs = self.compiled(timed, 0 if args.reward is None else args.reward.ndim)
         coupled = args.learning and self.plan.learns
+        parallel = self.parallel(coupled, args.sample_ids.size)
+        reward_ndim = 0 if args.reward is None else args.reward.ndim
+        module, arg_specs = self.compiled(timed, reward_ndim, parallel, deferred=coupled and args.deferred)
         function = module.run_coupled if coupled else module.run_independent
         values = [resolve(spec.ref, self.plan, state, args) for spec in arg_specs]
-        threads = numba.get_num_threads()
-        if coupled and args.sample_ids.size * self._learned_synapses < SERIAL_LEARNING_WORK:
-            numba.set_num_threads(1)
         try:
             if not function.signatures:  # first run: compile, or load from Numba's cache
                 loop = "learning" if coupled else "inference"
-                with compile_notice(f"the {loop} run loop of this network for numba-cpu, {self.plan.dtype.name}"):
+                form = "parallel" if parallel else "serial"
+                with compile_notice(f"the {form} {loop} run loop of this network for numba-cpu, {self.plan.dtype.name}"):
                     function.compile(tuple(numba.typeof(value) for value in values))
             function(*values)
         except Exception as exc:
@@ -70,20 +72,34 @@ class NumbaCPUBackend(Backend):
             raise PluginError(
                 f"a kernel raised {type(cause).__name__}: {cause} in compiled code; the run was discarded"
             ) from exc
-        finally:
-            numba.set_num_threads(threads)
 
-    def source(self, timed_inputs: frozenset[str] = frozenset(), reward_ndim: int = 0) -> str:
+    def parallel(self, coupled: bool, batch: int) -> bool:
+        """Whether a run of ``batch`` samples (``coupled``: learning) takes the parallel form of
+        its loop. The serial form (no ``prange``) computes the same and compiles several times
+        faster (no parallel regions for Numba to outline): it runs a batch of one sample, which
+        has nothing to share out, and learning with too little work per step for threads to pay
+        (``SERIAL_LEARNING_WORK``)."""
+        if coupled:
+            return batch * self._learned_synapses >= SERIAL_LEARNING_WORK
+        return batch > 1
+
+    def source(
+        self, timed_inputs: frozenset[str] = frozenset(), reward_ndim: int = 0, parallel: bool = True, deferred: bool = False
+    ) -> str:
         """The source of the run module for inputs given per step in ``timed_inputs`` (names)
-        and a reward of ``reward_ndim`` dimensions (0: none or unused)."""
-        return generate(self.plan, timed_inputs, reward_ndim).source
+        and a reward of ``reward_ndim`` dimensions (0: none or unused), in its ``parallel`` or
+        serial form, for ``deferred`` learning runs or the others."""
+        return generate(self.plan, timed_inputs, reward_ndim, parallel, deferred).source
 
-    def compiled(self, timed_inputs: frozenset[str], reward_ndim: int = 0) -> tuple[ModuleType, list[Arg]]:
+    def compiled(
+        self, timed_inputs: frozenset[str], reward_ndim: int = 0, parallel: bool = True, deferred: bool = False
+    ) -> tuple[ModuleType, list[Arg]]:
         """The generated module for inputs given per step in ``timed_inputs`` and a reward of
-        ``reward_ndim`` dimensions (memoised)."""
-        key = (timed_inputs, reward_ndim)
+        ``reward_ndim`` dimensions, in its ``parallel`` or serial form, for ``deferred``
+        learning runs or the others (memoised)."""
+        key = (timed_inputs, reward_ndim, parallel, deferred)
         if key not in self._compiled:
-            generated = generate(self.plan, timed_inputs, reward_ndim)
+            generated = generate(self.plan, timed_inputs, reward_ndim, parallel, deferred)
             module = import_generated(generated.source, "pysnn_run", "numba")
             if os.environ.get(SHOW_CODE_ENV, "") not in ("", "0"):
                 print(f"pysnn: generated run module {module.__file__}", file=sys.stderr)

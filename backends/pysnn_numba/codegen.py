@@ -22,14 +22,15 @@ from __future__ import annotations
 import hashlib
 import inspect
 from dataclasses import dataclass
+from types import FunctionType
 
 import numba
 
-from pysnn import __version__, kernel_math, kernel_math_jit, rng
+from pysnn import __version__, builtin_kernels, kernel_math, kernel_math_jit, rng
 from pysnn.lowering import (
     Connectivity,
-    Deferred,
     FirstStep,
+    Indexing,
     InputData,
     NeuronModelOf,
     OwnState,
@@ -56,22 +57,22 @@ from pysnn_numba.learning_codegen import learning_code, literal
 
 BOUNDED = '''
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def bounded(w, decay, repeats, wmin, wmax):
-    """A learned weight after ``repeats`` steps of decay, clipped to [wmin, wmax]."""
+    """A learned weight after ``repeats`` steps of decay, clipped to [wmin, wmax] (the built-in
+    kernels, see ``pysnn.builtin_kernels``)."""
     if decay != 0:
-        factor = REAL(1.0) - decay
         for _ in range(repeats):
-            w = w * factor
-    return km.clip(w, wmin, wmax)
+            w = builtin_decayed_weight(w, decay)
+    return builtin_clipped_weight(w, wmin, wmax)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def bounded_once(w, decay, wmin, wmax):
     """``bounded`` for one step (no loop, so that callers vectorise)."""
     if decay != 0:
-        w = w * (REAL(1.0) - decay)
-    return km.clip(w, wmin, wmax)
+        w = builtin_decayed_weight(w, decay)
+    return builtin_clipped_weight(w, wmin, wmax)
 '''
 
 
@@ -91,10 +92,17 @@ class Generated:
     args: list[Arg]
 
 
-def generate(plan: Plan, timed_inputs: frozenset[str], reward_ndim: int) -> Generated:
+def generate(
+    plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, parallel: bool = True, deferred: bool = False
+) -> Generated:
     """The run module of ``plan``; inputs named in ``timed_inputs`` are given per step, the
-    reward (if a rule reads it) has ``reward_ndim`` dimensions."""
-    return _Generator(plan, timed_inputs, reward_ndim).module()
+    reward (if a rule reads it) has ``reward_ndim`` dimensions. ``parallel=False``: the same
+    loops compiled without Numba's parallel machinery (``prange`` runs as ``range``), for runs
+    that would use one thread anyway; they compile several times faster (see
+    ``pysnn_numba.backend.NumbaCPUBackend.parallel``). ``deferred`` is a constant of the module:
+    Numba drops the branches of the other kind of run before typing them, which halves the
+    learning code it compiles."""
+    return _Generator(plan, timed_inputs, reward_ndim, parallel, deferred).module()
 
 
 def runtime_digest() -> str:
@@ -105,18 +113,24 @@ def runtime_digest() -> str:
 
 
 class _Generator:
-    def __init__(self, plan: Plan, timed_inputs: frozenset[str], reward_ndim: int) -> None:
+    def __init__(self, plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, parallel: bool, deferred: bool) -> None:
         self.plan = plan
         self.timed_inputs = timed_inputs
         self.reward_ndim = reward_ndim
+        self.parallel = parallel
+        self.deferred = deferred
         self.args = [
             Arg("steps", StepCount()),
             Arg("step0", FirstStep()),
             Arg("sample_ids", SampleIds()),
             Arg("dt", TimeStep()),
-            Arg("deferred", Deferred()),
         ]
         self.kernels: dict[str, str] = {}
+        self.listed = sorted(
+            {p.source for p in plan.projections if p.kind != "one_to_one" and plan.populations[p.source].spiking}
+        )
+        """Spiking populations that dense or sparse projections read: each sample keeps the list of
+        their neurons that spiked in the last step, so that propagation visits only those."""
         self.learning = [learning_code(self, p) for p in plan.projections if p.learning is not None]
 
     def module(self) -> Generated:
@@ -136,11 +150,14 @@ class _Generator:
             "from pysnn.kernel_math_jit import element_key, step_key",
             "",
             f"REAL = np.{self.plan.dtype.name}",
+            f"deferred = {self.deferred}  # a constant: Numba prunes the branches of the other kind of run",
             *(f"{name} = jitted({ref})" for name, ref in self.kernels.items()),
         ]
         body = [BOUNDED] if self.learning else []
+        parallel = "parallel=True, " if self.parallel else ""
+        decorator = f"@numba.njit({parallel}cache=True, no_cfunc_wrapper=True)"  # called from Python only
         for name, code in functions.items():
-            body += ["", "", "@numba.njit(parallel=True, cache=True)", f"def {name}({signature}):", *code.lines]
+            body += ["", "", decorator, f"def {name}({signature}):", *code.lines]
         return Generated("\n".join(header + body) + "\n", self.args)
 
     # -- the two run loops ------------------------------------------------------------------------
@@ -153,12 +170,15 @@ class _Generator:
             code.line("sid = sample_ids[b]")
             for proj in self.plan.projections:
                 code.line(f"k{proj.index}_acc = np.empty({self.size(proj.target)}, REAL)")
+            for i in self.listed:
+                code.line(f"p{i}_spk = np.empty({self.size(i)}, np.int64)")
+                self.list_spikes(code, self.plan.populations[i])
             with code.block("for t in range(steps):"):
                 self.sample_step(code, coupled=False)
         for pop in self.plan.populations:
             for m, monitor in self._state_monitors(pop, shared=True):
                 with code.block(f"for r in range({self.record(m)}.shape[0]):"):
-                    code.line(f"m{m}[r, :] = p{pop.index}_{monitor.what}")
+                    self.copy(code, f"m{m}[r, j]", f"p{pop.index}_{monitor.what}[j]", pop.index)
         return code
 
     def coupled(self) -> Code:
@@ -175,6 +195,15 @@ class _Generator:
                 )
         for learning in self.learning:
             learning.allocate(code)
+        for i in self.listed:
+            code.line(
+                f"p{i}_spk_all = np.empty((batch, {self.size(i)}), np.int64)",
+                f"p{i}_nspk_all = np.empty(batch, np.int64)",
+            )
+            with code.block("for b in range(batch):"):
+                code.line(f"p{i}_spk = p{i}_spk_all[b]")
+                self.list_spikes(code, self.plan.populations[i])
+                code.line(f"p{i}_nspk_all[b] = p{i}_nspk")
         shared_updates = [pop for pop in self.plan.populations if "update_shared" in pop.plugin.kernels]
         with code.block("for t in range(steps):"):
             if shared_updates:
@@ -185,7 +214,10 @@ class _Generator:
                 code.line("sid = sample_ids[b]")
                 for proj in self.plan.projections:
                     code.line(f"k{proj.index}_acc = k{proj.index}_acc_all[b]")
+                for i in self.listed:
+                    code.line(f"p{i}_spk = p{i}_spk_all[b]", f"p{i}_nspk = p{i}_nspk_all[b]")
                 self.sample_step(code, coupled=True)
+                code.line(*(f"p{i}_nspk_all[b] = p{i}_nspk" for i in self.listed))
             for pop in self.plan.populations:
                 for var in pop.reductions:
                     self.reduce(code, pop, var)
@@ -194,7 +226,8 @@ class _Generator:
             for pop in self.plan.populations:
                 for m, monitor in self._state_monitors(pop, shared=True):
                     with code.block(f"if (t + 1) % {monitor.every} == 0:"):
-                        code.line(f"{self.record(m)}[(t + 1) // {monitor.every} - 1, :] = p{pop.index}_{monitor.what}")
+                        code.line(f"r = (t + 1) // {monitor.every} - 1")
+                        self.copy(code, f"{self.record(m)}[r, j]", f"p{pop.index}_{monitor.what}[j]", pop.index)
         with code.block("if deferred:"):
             for pop in self.plan.populations:
                 if pop in shared_updates:
@@ -217,29 +250,44 @@ class _Generator:
 
     # -- pieces of a step ---------------------------------------------------------------------------
 
+    def list_spikes(self, code: Code, pop: PopulationPlan) -> None:
+        """List, branch-free and in ascending order, the neurons of ``pop`` that spiked in
+        sample ``b``'s last step (before the first step, and after each update of ``pop``)."""
+        output, i = self.output(pop), pop.index
+        code.line(f"p{i}_nspk = 0")
+        with code.block(f"for j in range({output}.shape[1]):"):
+            code.line(f"p{i}_spk[p{i}_nspk] = j", f"p{i}_nspk += {output}[b, j]")
+
     def propagate(self, code: Code, proj: ProjectionPlan) -> None:
-        """Add the source's previous output times the weights into the accumulator."""
-        k, source = proj.index, self.plan.populations[proj.source]
-        src = self.output(source)
-        w = self.arg(f"k{k}_w", StateRef(("weights", proj.name)))
-        acc = f"k{k}_acc"
-        index = "j" if proj.kind == "one_to_one" else "i"
-        weight = {"dense": f"{w}[i, j]", "one_to_one": f"{w}[j]", "sparse": f"{w}[s]"}[proj.kind]
-        term = weight if source.spiking else f"x * {weight}"
+        """Add the source's previous output times the weights into the accumulator: the rows of
+        the listed sources that spiked, else of every source with a non-zero output, in
+        ascending source order."""
+        source = self.plan.populations[proj.source]
+        src, acc = self.output(source), f"k{proj.index}_acc"
         code.line(f"{acc}[:] = 0")
+        if source.index in self.listed:
+            with code.block(f"for s_ in range(p{source.index}_nspk):"):
+                code.line(f"i = p{source.index}_spk[s_]")
+                self._add_row(code, proj, "")
+            return
+        index = "j" if proj.kind == "one_to_one" else "i"
         with code.block(f"for {index} in range({src}.shape[1]):"):
             code.line(f"x = {src}[b, {index}]")
             with code.block("if x:" if source.spiking else "if x != 0:"):
-                if proj.kind == "one_to_one":
-                    code.line(f"{acc}[j] += {term}")
-                elif proj.kind == "dense":
-                    with code.block(f"for j in range({acc}.shape[0]):"):
-                        code.line(f"{acc}[j] += {term}")
-                else:
-                    indptr = self.connectivity(proj, "indptr")
-                    indices = self.connectivity(proj, "indices")
-                    with code.block(f"for s in range({indptr}[i], {indptr}[i + 1]):"):
-                        code.line(f"{acc}[{indices}[s]] += {term}")
+                self._add_row(code, proj, "" if source.spiking else "x * ")
+
+    def _add_row(self, code: Code, proj: ProjectionPlan, factor: str) -> None:
+        """Add source ``i``'s weights (one-to-one: target ``j``'s), times ``factor``."""
+        w, acc = self.arg(f"k{proj.index}_w", StateRef(("weights", proj.name))), f"k{proj.index}_acc"
+        if proj.kind == "one_to_one":
+            code.line(f"{acc}[j] += {factor}{w}[j]")
+        elif proj.kind == "dense":
+            with code.block(f"for j in range({acc}.shape[0]):"):
+                code.line(f"{acc}[j] += {factor}{w}[i, j]")
+        else:
+            indptr, indices = self.connectivity(proj, "indptr"), self.connectivity(proj, "indices")
+            with code.block(f"for s in range({indptr}[i], {indptr}[i + 1]):"):
+                code.line(f"{acc}[{indices}[s]] += {factor}{w}[s]")
 
     def population(self, code: Code, pop: PopulationPlan, coupled: bool) -> None:
         """Update one population of sample ``b``: encoder or synapses + neuron model, trace,
@@ -272,17 +320,20 @@ class _Generator:
             for trace in pop.traces:
                 array = self.trace(pop, trace.name)
                 decay = self.arg(f"p{i}_{trace.name}_decay", TraceDecay(i, trace.name))
-                spiked_value = "x + REAL(1.0)" if trace.trace.additive else "REAL(1.0)"
-                code.line(f"x = {array}[b, j] * {decay}", f"{array}[b, j] = {spiked_value} if {output}[b, j] else x")
+                kernel = self.builtin(builtin_kernels.trace_kernel(trace.trace.additive))
+                code.line(f"{array}[b, j] = {kernel}({array}[b, j], {output}[b, j], {decay})")
             for m, monitor in enumerate(self.plan.monitors):
                 if monitor.population == pop.name and monitor.what in ("spike_counts", "spikes"):
                     buffer = self.record(m)
                     target = f"{buffer}[b, j] +=" if monitor.what == "spike_counts" else f"{buffer}[t, b, j] ="
                     code.line(f"{target} {output}[b, j]")
+        if i in self.listed:  # a loop of its own, so that the update loop above stays vectorisable
+            self.list_spikes(code, pop)
         for m, monitor in self._state_monitors(pop, shared=False):
             array = f"p{i}_{monitor.what}" if monitor.what in pop.plugin.spec.state else self.trace(pop, monitor.what)
             with code.block(f"if (t + 1) % {monitor.every} == 0:"):
-                code.line(f"{self.record(m)}[(t + 1) // {monitor.every} - 1, b, :] = {array}[b, :]")
+                code.line(f"r = (t + 1) // {monitor.every} - 1")
+                self.copy(code, f"{self.record(m)}[r, b, j]", f"{array}[b, j]", i)
 
     def synapse(self, code: Code, proj: ProjectionPlan, ports: dict[str, str]) -> None:
         """Post-synaptic update of projection ``proj`` at target ``j``; adds its current to the
@@ -294,6 +345,13 @@ class _Generator:
         target = self.plan.populations[proj.target]
         call = self.call_kernel(f"k{k}", SynapseOf(k), bound, "update", special, state, {"post": (target, "j")})
         code.line(f"{_unpack(results)} = {call}", f"{ports[proj.port]} += current")
+
+    def copy(self, code: Code, target: str, value: str, population: int) -> None:
+        """``target = value`` for each neuron ``j`` of a population (a monitor's record): an
+        explicit loop, as a slice assignment would compile Numba's shape check and its error
+        message, which takes seconds in the serial form."""
+        with code.block(f"for j in range({self.size(population)}):"):
+            code.line(f"{target} = {value}")
 
     def update_shared(self, code: Code, pop: PopulationPlan) -> None:
         """``update_shared`` of a population's shared variables."""
@@ -358,9 +416,17 @@ class _Generator:
         return f"{self.output(self.plan.populations[population])}.shape[1]"
 
     def kernel(self, name: str, bound: BoundPlugin, kernel: str) -> str:
-        function = bound.kernels[kernel]
+        return self.function(name, bound.kernels[kernel])
+
+    def function(self, name: str, function: FunctionType) -> str:
+        """``name``, a global of the generated module: the Numba dispatcher of the bound kernel
+        ``function``."""
         self.kernels[name] = f'sys.modules["{function.__module__}"].{function.__name__}'
         return name
+
+    def builtin(self, name: str) -> str:
+        """The global of the built-in kernel ``name`` (``pysnn.builtin_kernels``)."""
+        return self.function(f"builtin_{name}", builtin_kernels.bound(name, self.plan.dtype))
 
     def call_kernel(
         self,
@@ -371,11 +437,14 @@ class _Generator:
         special: dict[str, str],
         state: dict[str, str],
         sides: dict[str, tuple[PopulationPlan, str]] | None = None,
+        at: dict[Indexing, str] | None = None,
     ) -> str:
         """Call expression of a kernel (arguments bound by ``lowering.kernel_args``): specials,
-        values, the plugin's own ``state`` (expressions), and what it reads of the populations of
-        ``sides`` ("pre", "post": the population and the name of its neuron index)."""
+        values (indexed by the expressions of ``at``, default per neuron ``j``), the plugin's
+        own ``state`` (expressions), and what it reads of the populations of ``sides`` ("pre",
+        "post": the population and the name of its neuron index)."""
         sides = sides or {}
+        at = at or {Indexing.PER_NEURON: "j"}
         populations = {side: pop for side, (pop, _) in sides.items()}
         exprs = []
         for source in kernel_args(bound, kernel, special.keys(), populations.get("pre"), populations.get("post")):
@@ -383,7 +452,7 @@ class _Generator:
                 exprs.append(special[source.name])
             elif isinstance(source, Value):
                 arg = self.arg(f"{prefix}_v_{source.name}", PluginValue(owner, source.name))
-                exprs.append(f"{arg}[j]" if source.per_element else arg)
+                exprs.append(arg if source.indexing is Indexing.ONE else f"{arg}[{at[source.indexing]}]")
             elif isinstance(source, OwnState):
                 exprs.append(state[source.name])
             else:

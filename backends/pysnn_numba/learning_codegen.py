@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from pysnn.lowering import LearningConstant, RuleOf, StateRef, finishes, fold_mode
+from pysnn.lowering import Indexing, LearningConstant, RuleOf, StateRef, finishes, fold_mode
 from pysnn.plan import BoundPlugin, ProjectionPlan
 from pysnn_numba.emitter import Code
 
@@ -67,6 +67,9 @@ def learning_code(g, proj: ProjectionPlan) -> "LearningCode":
 class LearningCode(ABC):
     """Emits the learning code of one learned projection through the code generator ``g``."""
 
+    synapse: str
+    """The index of synapse (ip, jq) in a per-synapse array, in every loop that calls a rule kernel."""
+
     def __init__(self, g, proj: ProjectionPlan) -> None:
         self.g, self.proj, self.k = g, proj, proj.index
         self.rule: BoundPlugin = proj.learning.rule
@@ -82,6 +85,8 @@ class LearningCode(ABC):
         self.wmax = g.arg(f"l{self.k}_wmax", LearningConstant(self.k, "wmax"))
         self.n_pre, self.n_post = f"{self.src}.shape[1]", f"{self.tgt}.shape[1]"
         self.states = {var: g.arg(f"l{self.k}_{var}", StateRef(("rule", proj.name, var))) for var in self.rule.spec.state}
+        for name in ("decayed_weight", "clipped_weight"):  # called by ``bounded`` (codegen.BOUNDED)
+            g.builtin(name)
 
     # -- pieces -----------------------------------------------------------------------------------
 
@@ -105,7 +110,12 @@ class LearningCode(ABC):
         if "reward" in used:
             special["reward"] = self.g.reward_expr()
         sides = {"pre": (self.source, "ip"), "post": (self.target, "jq")}
-        return self.g.call_kernel(f"l{self.k}", RuleOf(self.k), self.rule, kernel, special, {}, sides)
+        return self.g.call_kernel(f"l{self.k}", RuleOf(self.k), self.rule, kernel, special, {}, sides, self.index())
+
+    def index(self) -> dict[Indexing, str]:
+        """How the rule's values are indexed at synapse (ip, jq): per target ``jq``, per synapse
+        ``synapse`` (the name of the synapse in every loop that calls a rule kernel)."""
+        return {Indexing.PER_NEURON: "jq", Indexing.PER_SYNAPSE: self.synapse}
 
     def finish(self, code: Code, loop: Loop, slot: str) -> None:
         """Each slot takes ``finish`` of its fold, where the reduction defines it."""
@@ -130,7 +140,8 @@ class LearningCode(ABC):
 
     def new_weight(self, w: str, terms: dict[str, str], repeats: str | None) -> str:
         """The new weight: ``apply``, decay (``repeats`` times; once if None), bounds."""
-        call = self.g.call_kernel(f"l{self.k}", RuleOf(self.k), self.rule, "apply", {"w": w, "dt": "dt", **terms}, {})
+        special = {"w": w, "dt": "dt", **terms}
+        call = self.g.call_kernel(f"l{self.k}", RuleOf(self.k), self.rule, "apply", special, {}, at=self.index())
         if repeats is None:
             return f"bounded_once({call}, {self.decay}, {self.wmin}, {self.wmax})"
         return f"bounded({call}, {self.decay}, {repeats}, {self.wmin}, {self.wmax})"
@@ -220,6 +231,8 @@ class DenseLearning(LearningCode):
        buffer and runs over the whole row, keeping the weights no event touched with a select
        (vectorised); else it visits the spiking targets' columns only, reading them in place.
     """
+
+    synapse = "ip, jq"
 
     def allocate(self, code: Code) -> None:
         k, rows = self.k, f"({self.n_pre}, {self.n_post})"
@@ -359,6 +372,8 @@ class SparseLearning(LearningCode):
     3. Over the target columns that spiked: the synapses of the rows that did not apply in 2,
        so that the cost follows the events.
     """
+
+    synapse = "syn"
 
     def allocate(self, code: Code) -> None:
         k = self.k

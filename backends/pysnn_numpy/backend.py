@@ -27,16 +27,16 @@ bit-identical to this one.
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping
+from functools import cached_property
+from typing import Iterable, Mapping
 
 import numpy as np
 
-from pysnn import kernel_math as km
-from pysnn import rng
+from pysnn import builtin_kernels, rng
 from pysnn.backend import Backend, RunArgs, StateKey
 from pysnn.errors import PluginError
 from pysnn.kernel_check import wrong_output_type
-from pysnn.lowering import NeuronRead, OwnState, Special, Value, finishes, fold_mode, kernel_args, read_key
+from pysnn.lowering import Indexing, OwnState, Special, Value, finishes, fold_mode, kernel_args, read_key
 from pysnn.plan import BoundPlugin, LearningPlan, Plan, PopulationPlan, ProjectionPlan, TracePlan
 from pysnn.plugin import Kernel
 
@@ -68,6 +68,7 @@ class NumpyBackend(Backend):
             for p in plan.projections
             if p.learning is not None
         }
+        self._sites: dict[tuple[tuple[str, str], str], _Site] = {}
 
     def run(self, state: dict[StateKey, np.ndarray], args: RunArgs) -> None:
         plan = self.plan
@@ -86,7 +87,7 @@ class NumpyBackend(Backend):
                 if pop.is_input:
                     data = args.inputs[pop.name]
                     x = data[t] if data.ndim == 3 else data
-                    out = _call(pop.plugin, "encode", {"x": x, "dt": dt, "rng": keys}, state, ("neuron", pop.name))
+                    out = self._call(pop.plugin, "encode", {"x": x, "dt": dt, "rng": keys}, state, ("neuron", pop.name))
                     state["output", pop.name] = _as(out[0], state["output", pop.name].dtype, batch, pop.n)
                 else:
                     inputs = self._synaptic_input(pop, accumulated, state, dt, batch)
@@ -131,7 +132,7 @@ class NumpyBackend(Backend):
         for k in pop.incoming:
             proj = self.plan.projections[k]
             special = {"i_in": accumulated[k], "dt": dt}
-            results = _call(proj.synapse, "update", special, state, ("synapse", proj.name), {"post": pop})
+            results = self._call(proj.synapse, "update", special, state, ("synapse", proj.name), {"post": pop})
             for var, value in zip(proj.synapse.spec.state, results):
                 state["synapse", proj.name, var] = _as(value, self.plan.dtype, batch, pop.n)
             inputs[proj.port] += _as(results[-1], self.plan.dtype, batch, pop.n)
@@ -139,7 +140,7 @@ class NumpyBackend(Backend):
 
     def _update(self, pop: PopulationPlan, state, inputs, dt, keys, batch) -> dict[str, np.ndarray]:
         spec = pop.plugin.spec
-        results = _call(pop.plugin, "update", {**inputs, "dt": dt, "rng": keys}, state, ("neuron", pop.name))
+        results = self._call(pop.plugin, "update", {**inputs, "dt": dt, "rng": keys}, state, ("neuron", pop.name))
         changes = {}
         for (var, decl), value in zip(spec.state.items(), results):
             if decl.shared:
@@ -150,16 +151,33 @@ class NumpyBackend(Backend):
         return changes
 
     def _update_shared(self, pop: PopulationPlan, state, dt) -> None:
-        results = _call(pop.plugin, "update_shared", {"dt": dt}, state, ("neuron", pop.name))
+        results = self._call(pop.plugin, "update_shared", {"dt": dt}, state, ("neuron", pop.name))
         for var, value in zip(pop.plugin.spec.shared_state, results):
             state["neuron", pop.name, var] = np.broadcast_to(np.asarray(value, self.plan.dtype), (pop.n,)).copy()
 
     def _trace(self, pop: PopulationPlan, trace: TracePlan, state) -> None:
         key = ("trace", pop.name, trace.name)
-        x = state[key] * trace.decay
-        spiked = state["output", pop.name]
-        one = self.plan.dtype.type(1)
-        state[key] = np.where(spiked, x + one if trace.trace.additive else one, x).astype(self.plan.dtype)
+        kernel = builtin_kernels.bound(builtin_kernels.trace_kernel(trace.trace.additive), self.plan.dtype)
+        state[key] = np.asarray(kernel(state[key], state["output", pop.name], trace.decay), self.plan.dtype)
+
+    def _call(
+        self,
+        bound: BoundPlugin,
+        kernel: str,
+        special: dict,
+        state,
+        owner: tuple[str, str],
+        sides: Mapping[str, PopulationPlan] | None = None,
+        at: _At | None = None,
+    ) -> tuple:
+        """Call a kernel with its arguments bound by name; ``owner`` is the state-key prefix of
+        the plugin's own state (and, with ``kernel``, names the call site, bound once), ``sides``
+        the populations ("pre", "post") it reads, ``at`` the synapses a rule's kernel runs on
+        (default: whole arrays). Always returns a tuple of results."""
+        site = self._sites.get((owner, kernel))
+        if site is None:
+            site = self._sites[owner, kernel] = _Site(bound, kernel, special.keys(), owner, sides or {})
+        return site(special, state, at)
 
     # -- learning ---------------------------------------------------------------------------------
 
@@ -192,25 +210,13 @@ class NumpyBackend(Backend):
         synapses = self._synapses[proj.index]
         sides = {"pre": self.plan.populations[proj.source], "post": self.plan.populations[proj.target]}
         s_pre, s_post = state["output", sides["pre"].name], state["output", sides["post"].name]
-        w = state["weights", proj.name].reshape(-1)
+        special = {"w": state["weights", proj.name], "dt": dt, "reward": reward, "s_pre": s_pre, "s_post": s_post}
 
-        def event_args(b: int, syn: np.ndarray) -> dict:
-            pre, post = synapses.pre[syn], synapses.post[syn]
-            return {
-                "w": w[syn], "dt": dt, "reward": None if reward is None else reward[b],
-                "s_pre": s_pre[b, pre], "s_post": s_post[b, post],
-            }
-
-        def at(b: int, syn: np.ndarray):
-            """What a read gives at sample ``b`` for the synapses ``syn``."""
-            neurons = {"pre": synapses.pre[syn], "post": synapses.post[syn]}
-            return lambda read, array: array[neurons[read.side]] if read.shared else array[b, neurons[read.side]]
-
-        def call(kernel: str, b: int, syn: np.ndarray, special: dict) -> tuple:
-            return _call(rule, kernel, special, state, ("rule", proj.name), sides, at(b, syn))
+        def call(kernel: str, at: _At, values: dict = special) -> tuple:
+            return self._call(rule, kernel, values, state, ("rule", proj.name), sides, at)
 
         def event_term(kernel: str):
-            return lambda b, syn: call(kernel, b, syn, event_args(b, syn))[0]
+            return lambda b, syn: call(kernel, _At(synapses, b, syn))[0]
 
         terms = {}
         touched = np.zeros(synapses.size, bool)
@@ -223,11 +229,10 @@ class NumpyBackend(Backend):
             terms["post"], hit = fold_events(reduction, events, event_term("on_post"), synapses.size, self.plan.dtype)
             touched |= hit
         if "on_step" in rule.kernels:
-            everything = np.arange(synapses.size)
             step_terms = np.empty((batch, synapses.size), self.plan.dtype)
             for b in range(batch):
-                values = event_args(b, everything) | {var: state["rule", proj.name, var][b] for var in rule.spec.state}
-                results = call("on_step", b, everything, values)
+                values = special | {var: state["rule", proj.name, var][b] for var in rule.spec.state}
+                results = call("on_step", _At(synapses, b, slice(None)), values)
                 for var, value in zip(rule.spec.state, results):
                     state["rule", proj.name, var][b] = np.broadcast_to(np.asarray(value).astype(self.plan.dtype), (synapses.size,))
                 step_terms[b] = np.broadcast_to(np.asarray(results[-1]).astype(self.plan.dtype), (synapses.size,))
@@ -236,21 +241,23 @@ class NumpyBackend(Backend):
         return terms, touched
 
     def _apply(self, proj: ProjectionPlan, state, terms: dict, touched: np.ndarray, dt, repeat_decay: int = 1) -> None:
-        """New weights of the touched synapses: ``apply``, weight decay, bounds."""
+        """New weights of the touched synapses (all with a weight decay): ``apply``, then the
+        built-in kernels of the weight decay and the bounds."""
         learning: LearningPlan = proj.learning
+        dtype = self.plan.dtype
         key = ("weights", proj.name)
         w = state[key].reshape(-1)
+        syn = slice(None) if learning.weight_decay != 0 else np.flatnonzero(touched)
+        at = _At(self._synapses[proj.index], None, syn)
+        new = self._call(learning.rule, "apply", {"w": w, "dt": dt, **terms}, state, ("rule", proj.name), at=at)[0]
+        new = np.broadcast_to(np.asarray(new, dtype), w[syn].shape)
         if learning.weight_decay != 0:
-            touched = np.ones_like(touched)
-        values = {"w": w, "dt": dt, **terms}
-        new = np.asarray(_call(learning.rule, "apply", values, state, ("rule", proj.name))[0], self.plan.dtype)
-        new = np.broadcast_to(new, w.shape)
-        if learning.weight_decay != 0:
-            factor = self.plan.dtype.type(1) - learning.weight_decay
+            decayed = builtin_kernels.bound("decayed_weight", dtype)
             for _ in range(repeat_decay):
-                new = (new * factor).astype(self.plan.dtype)
-        new = np.asarray(km.clip(new, learning.wmin, learning.wmax), self.plan.dtype)
-        state[key] = np.where(touched, new, w).reshape(state[key].shape)
+                new = np.asarray(decayed(new, learning.weight_decay), dtype)
+        updated = w.copy()
+        updated[syn] = builtin_kernels.bound("clipped_weight", dtype)(new, learning.wmin, learning.wmax)
+        state[key] = updated.reshape(state[key].shape)
 
     def _apply_deferred(self, state, totals: dict, dt, steps: int) -> None:
         """End of a deferred run: shared variables take ``update_shared`` once per step, then
@@ -322,19 +329,22 @@ def fold_events(reduction: BoundPlugin, events: list[np.ndarray], term, size: in
     combine = reduction.kernels["combine"]
     zero = dtype.type(0)
     acc = np.full(size, reduction.spec.cls.identity, dtype)
-    count = np.zeros(size, np.int64)
     for b, syn in enumerate(events):
         acc[syn] = combine(acc[syn], term(b, syn))
-        count[syn] += 1
         if mode == "ordered":
             silent = touched.copy()
             silent[syn] = False
             acc[silent] = combine(acc[silent], zero)
     if mode == "idempotent":
+        count = np.zeros(size, np.int64)
+        for syn in events:
+            count[syn] += 1
         partial = touched & (count < batch)
         acc[partial] = combine(acc[partial], zero)
-    value = np.asarray(_finish(reduction, acc, dtype.type(batch)), dtype)
-    return np.where(touched, value, zero).astype(dtype), touched
+    reduced = np.zeros(size, dtype)
+    hit = np.flatnonzero(touched)
+    reduced[hit] = _finish(reduction, acc[hit], dtype.type(batch))
+    return reduced, touched
 
 
 def reduce_batch(reduction: BoundPlugin, changes: np.ndarray) -> np.ndarray:
@@ -371,37 +381,78 @@ def _element_keys(pop: PopulationPlan, sample_ids: np.ndarray, step: np.uint64) 
         return rng.element_key(keys, np.arange(pop.n, dtype=np.uint64)[None, :])
 
 
-def _call(
-    bound: BoundPlugin,
-    kernel: str,
-    special: dict,
-    state,
-    owner: tuple[str, str],
-    sides: Mapping[str, PopulationPlan] | None = None,
-    select: Callable[[NeuronRead, np.ndarray], np.ndarray] | None = None,
-) -> tuple:
-    """Call a kernel with its arguments bound by name (``lowering.kernel_args``); ``owner`` is
-    the state-key prefix of the plugin's own state, ``sides`` the populations ("pre", "post") it
-    reads, and ``select(read, array)`` picks from a read population's array what the call needs
-    (default: all of it). Always returns a tuple of results."""
-    sides = sides or {}
-    values = []
-    for source in kernel_args(bound, kernel, special.keys(), sides.get("pre"), sides.get("post")):
-        if isinstance(source, Special):
-            values.append(special[source.name])
-        elif isinstance(source, Value):
-            values.append(bound.values[source.name])
-        elif isinstance(source, OwnState):
-            values.append(state[(*owner, source.name)])
-        else:
-            array = state[read_key(source, sides[source.side])]
-            values.append(array if select is None else select(source, array))
-    try:
-        with np.errstate(all="ignore"):
-            result = bound.kernels[kernel](*values)
-    except Exception as exc:
-        raise PluginError(f"{bound.spec.label}: {kernel}() raised {type(exc).__name__}: {exc}") from exc
-    return result if isinstance(result, tuple) else (result,)
+
+RULE_ARGS = {"w": "synapse", "s_pre": "pre", "s_post": "post", "reward": "sample", "pre": "synapse", "post": "synapse", "step": "synapse"}
+"""How ``_At`` takes a learning rule's special arguments (the others are one value for all)."""
+BY_INDEXING = {Indexing.ONE: "one", Indexing.PER_NEURON: "post", Indexing.PER_SYNAPSE: "synapse"}
+"""How ``_At`` takes a learning rule's parameters and derived values (per neuron: its target)."""
+
+
+class _At:
+    """Where a learning rule's kernel runs: sample ``b`` (None for ``apply``) and the synapses
+    ``syn`` (indices into the flat weights, or a slice); their sources and targets are gathered
+    when an argument needs them."""
+
+    def __init__(self, synapses: _Synapses, b: int | None, syn: np.ndarray | slice) -> None:
+        self.synapses, self.b, self.syn = synapses, b, syn
+
+    @cached_property
+    def pre(self) -> np.ndarray:
+        return self.synapses.pre[self.syn]
+
+    @cached_property
+    def post(self) -> np.ndarray:
+        return self.synapses.post[self.syn]
+
+    def take(self, value, by: str):
+        """``value`` here, taken ``by`` "one" (as it is), "sample" (at ``b``), "synapse" (a
+        flat or weight-shaped array), "pre" or "post" (an array of the source's / target's
+        neurons, (n,) or per sample (batch, n))."""
+        if by == "one" or value is None:
+            return value
+        if by == "sample":
+            return value[self.b]
+        if by == "synapse":
+            return value.reshape(-1)[self.syn]
+        neurons = self.pre if by == "pre" else self.post
+        return value[neurons] if value.ndim == 1 else value[self.b, neurons]
+
+
+class _Site:
+    """A kernel's call site: where each argument comes from (``lowering.kernel_args``), decided
+    once, as (kind, name or state key, how ``_At`` takes it)."""
+
+    def __init__(
+        self,
+        bound: BoundPlugin,
+        kernel: str,
+        special: Iterable[str],
+        owner: tuple[str, str],
+        sides: Mapping[str, PopulationPlan],
+    ) -> None:
+        self.bound, self.function, self.label = bound, bound.kernels[kernel], f"{bound.spec.label}: {kernel}()"
+        self.args: list[tuple[str, object, str]] = []
+        for source in kernel_args(bound, kernel, frozenset(special), sides.get("pre"), sides.get("post")):
+            if isinstance(source, Special):
+                self.args.append(("special", source.name, RULE_ARGS.get(source.name, "one")))
+            elif isinstance(source, Value):
+                self.args.append(("value", source.name, BY_INDEXING[source.indexing]))
+            elif isinstance(source, OwnState):
+                self.args.append(("state", (*owner, source.name), "one"))
+            else:
+                self.args.append(("state", read_key(source, sides[source.side]), source.side))
+
+    def __call__(self, special: Mapping, state, at: _At | None) -> tuple:
+        values = []
+        for kind, name, by in self.args:
+            value = special[name] if kind == "special" else self.bound.values[name] if kind == "value" else state[name]
+            values.append(value if at is None else at.take(value, by))
+        try:
+            with np.errstate(all="ignore"):
+                result = self.function(*values)
+        except Exception as exc:
+            raise PluginError(f"{self.label} raised {type(exc).__name__}: {exc}") from exc
+        return result if isinstance(result, tuple) else (result,)
 
 
 def _as(value, dtype, batch: int, n: int) -> np.ndarray:
