@@ -158,11 +158,6 @@ class TimeStep:
 
 
 @dataclass(frozen=True)
-class Deferred:
-    """Whether learned changes are summed and applied at the end of the run."""
-
-
-@dataclass(frozen=True)
 class Reward:
     """The reward, (batch,) or (steps, batch)."""
 
@@ -252,7 +247,7 @@ class Record:
 
 
 RunValue = Union[
-    StepCount, FirstStep, SampleIds, TimeStep, Deferred, Reward, StateRef, PluginValue,
+    StepCount, FirstStep, SampleIds, TimeStep, Reward, StateRef, PluginValue,
     LearningConstant, TraceDecay, Connectivity, InputData, Stream, Record,
 ]
 
@@ -269,8 +264,6 @@ def resolve(ref: RunValue, plan: Plan, state: Mapping[StateKey, np.ndarray], arg
             return args.sample_ids
         case TimeStep():
             return plan.dtype.type(plan.dt)
-        case Deferred():
-            return args.deferred
         case Reward():
             return args.reward
         case StateRef(key):

@@ -15,7 +15,6 @@ from pysnn import Dense, Learning, Network, Sparse, Trace
 from pysnn.backend import RunArgs
 from pysnn.lowering import (
     Connectivity,
-    Deferred,
     FirstStep,
     InputData,
     LearningConstant,
@@ -35,18 +34,9 @@ from pysnn.lowering import (
     resolve,
 )
 from pysnn.plan import build_plan
+from test_learning import RootMeanSquare
 
 
-class RootMeanSquare(pysnn.Reduction):
-    """A user reduction with the default ``zero`` ("ordered") and its own ``finish``."""
-
-    @staticmethod
-    def combine(acc, x):
-        return acc + x * x
-
-    @staticmethod
-    def finish(acc, count):
-        return pysnn.kernel_math.sqrt(acc / count)
 
 
 def stdp_network(n_out=4, weights=None, thresh=-52.0, reduction="sum", sparse=False) -> Network:
@@ -107,7 +97,6 @@ def test_typed_references_resolve_to_the_run_values():
     assert value(FirstStep()) == 11 and type(value(FirstStep())) is np.int64
     assert value(SampleIds()) is args.sample_ids
     assert value(TimeStep()) == np.float32(plan.dt) and type(value(TimeStep())) is np.float32
-    assert value(Deferred()) is True
     assert value(Reward()) is args.reward
     assert value(StateRef(("weights", "x->y"))) is state["weights", "x->y"]
     np.testing.assert_array_equal(value(PluginValue(NeuronModelOf(1), "thresh")), thresh.astype(np.float32))

@@ -265,12 +265,12 @@ class _Generator:
         source = self.plan.populations[proj.source]
         src, acc = self.output(source), f"k{proj.index}_acc"
         code.line(f"{acc}[:] = 0")
+        index = "j" if proj.kind == "one_to_one" else "i"
         if source.index in self.listed:
             with code.block(f"for s_ in range(p{source.index}_nspk):"):
-                code.line(f"i = p{source.index}_spk[s_]")
+                code.line(f"{index} = p{source.index}_spk[s_]")
                 self._add_row(code, proj, "")
             return
-        index = "j" if proj.kind == "one_to_one" else "i"
         with code.block(f"for {index} in range({src}.shape[1]):"):
             code.line(f"x = {src}[b, {index}]")
             with code.block("if x:" if source.spiking else "if x != 0:"):
