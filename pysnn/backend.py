@@ -2,17 +2,8 @@
 
 A backend is a class registered under the ``pysnn.backends`` entry-point group. ``Simulation``
 constructs it once with the ``Plan`` and calls ``run`` for each run. Simulation state is a dict of
-arrays, keyed as follows:
-
-- ``("neuron", population, variable)``: per-sample state (batch, n), shared state (n,);
-- ``("output", population)``: the last step's output, (batch, n), bool for spiking populations
-  and the dtype for analog inputs;
-- ``("synapse", projection, variable)``: synapse state (batch, n_target);
-- ``("weights", projection)``: weights (dense (n_source, n_target), sparse (nnz,),
-  one-to-one (n,));
-- ``("trace", population, name)``: a spike trace (batch, n), for the traces that are read;
-- ``("rule", projection, variable)``: learning-rule state per sample and synapse
-  (batch, n_synapses), synapses in row-major (dense) or CSR (sparse) order.
+arrays under typed keys (``pysnn.state_keys``: ``NeuronKey``, ``OutputKey``, ``SynapseKey``,
+``WeightsKey``, ``TraceKey``, ``RuleKey``, each naming its owner and variable).
 
 The backend holds the state (``keys``, ``read``, ``write``, ``discard``); ``advance`` runs on a
 working copy that replaces the state only if ``run`` returns, and ``run`` advances that copy in
@@ -33,11 +24,11 @@ from pysnn.compile_notice import compile_notice
 from pysnn.network import Monitor
 from pysnn.plan import Plan
 from pysnn.plugin import Kernel
+from pysnn.state_keys import StateKey
 
 DEFAULT_BACKEND = "numba-cpu"
 BACKEND_ENV = "PYSNN_BACKEND"
 
-StateKey = tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ import numpy as np
 
 from pysnn.plan import BoundPlugin, Plan, PopulationPlan
 from pysnn.plugin import Reduction
+from pysnn.state_keys import NeuronKey, StateKey, TraceKey
 
 if TYPE_CHECKING:
-    from pysnn.backend import RunArgs, StateKey
+    from pysnn.backend import RunArgs
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def _indexing(bound: BoundPlugin, name: str) -> Indexing:
 
 def read_key(read: NeuronRead, population: PopulationPlan) -> StateKey:
     """The state key of what ``read`` reads of ``population``."""
-    return ("trace", population.name, read.name) if read.trace else ("neuron", population.name, read.name)
+    return TraceKey(population.name, read.name) if read.trace else NeuronKey(population.name, read.name)
 
 
 # -- how a reduction folds the batch --------------------------------------------------------------

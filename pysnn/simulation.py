@@ -7,11 +7,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from pysnn import registry
-from pysnn.backend import Backend, RunArgs, StateKey, backend_name
+from pysnn.backend import Backend, RunArgs, backend_name
 from pysnn.errors import ConfigError, PluginError
 from pysnn.network import Monitor, Network
 from pysnn.plan import PopulationPlan, build_plan
 from pysnn.results import RunResult
+from pysnn.state_keys import NeuronKey, OutputKey, RuleKey, StateKey, SynapseKey, TraceKey, WeightsKey
 
 
 class Simulation:
@@ -91,7 +92,7 @@ class Simulation:
         takes its batch size from its inputs; with it, per-sample state is allocated now (e.g. to
         ``set_state`` before running).
         """
-        self._engine.discard(lambda key: key[0] == "weights" or self._is_shared(key))
+        self._engine.discard(lambda key: isinstance(key, WeightsKey) or self._is_shared(key))
         self.batch_size = None
         self.step = 0
         if batch_size is not None:
@@ -151,44 +152,44 @@ class Simulation:
     # -- state layout -------------------------------------------------------------------------
 
     def _shared_state(self) -> dict[StateKey, np.ndarray]:
-        state = {("weights", p.name): p.arrays["weights"].copy() for p in self.plan.projections}
+        state = {WeightsKey(p.name): p.arrays["weights"].copy() for p in self.plan.projections}
         for pop in self.plan.populations:
             for var in pop.plugin.spec.shared_state:
-                state["neuron", pop.name, var] = pop.init[var].copy()
+                state[NeuronKey(pop.name, var)] = pop.init[var].copy()
         return state
 
     def _per_sample_state(self, batch: int) -> dict[StateKey, np.ndarray]:
         state = {}
         for pop in self.plan.populations:
             for var in pop.plugin.spec.per_sample_state:
-                state["neuron", pop.name, var] = np.repeat(pop.init[var][None, :], batch, axis=0)
+                state[NeuronKey(pop.name, var)] = np.repeat(pop.init[var][None, :], batch, axis=0)
             out_dtype = bool if pop.spiking else self.dtype
-            state["output", pop.name] = np.zeros((batch, pop.n), out_dtype)
+            state[OutputKey(pop.name)] = np.zeros((batch, pop.n), out_dtype)
             for trace in pop.traces:
-                state["trace", pop.name, trace.name] = np.zeros((batch, pop.n), self.dtype)
+                state[TraceKey(pop.name, trace.name)] = np.zeros((batch, pop.n), self.dtype)
         for proj in self.plan.projections:
             for var, init in proj.init.items():
-                state["synapse", proj.name, var] = np.repeat(init[None, :], batch, axis=0)
+                state[SynapseKey(proj.name, var)] = np.repeat(init[None, :], batch, axis=0)
             if proj.learning is not None:
                 n_synapses = proj.arrays["weights"].size
                 for var, decl in proj.learning.rule.spec.state.items():
                     value = proj.rule_value(decl.init) if isinstance(decl.init, str) else decl.init
-                    state["rule", proj.name, var] = np.full((batch, n_synapses), value, self.dtype)
+                    state[RuleKey(proj.name, var)] = np.full((batch, n_synapses), value, self.dtype)
         return state
 
     def _is_shared(self, key: StateKey) -> bool:
-        return key[0] == "neuron" and self.plan.population(key[1]).plugin.spec.state[key[2]].shared
+        return isinstance(key, NeuronKey) and self.plan.population(key.owner).plugin.spec.state[key.variable].shared
 
     def _state_key(self, owner: str, variable: str) -> StateKey:
         if owner in (p.name for p in self.plan.populations):
             if variable == "output":
-                key = ("output", owner)
+                key = OutputKey(owner)
             else:
-                key = ("trace" if variable in self._traces[owner] else "neuron", owner, variable)
+                key = (TraceKey if variable in self._traces[owner] else NeuronKey)(owner, variable)
         elif owner in (p.name for p in self.plan.projections):
             proj = next(p for p in self.plan.projections if p.name == owner)
             learned = proj.learning is not None and variable in proj.learning.rule.spec.state
-            key = ("rule" if learned else "synapse", owner, variable)
+            key = (RuleKey if learned else SynapseKey)(owner, variable)
         else:
             raise ConfigError(f"{owner!r} is neither a population nor a projection of this network")
         if key not in self._engine.keys():
@@ -200,7 +201,7 @@ class Simulation:
                     f"{owner}.{variable} has a batch axis and no batch size is set yet; "
                     "run first or call reset(batch_size=...)"
                 )
-            known = sorted(k[2] if len(k) == 3 else k[0] for k in self._engine.keys() if k[0] != "weights" and k[1] == owner)
+            known = sorted(k.variable for k in self._engine.keys() if not isinstance(k, WeightsKey) and k.owner == owner)
             raise ConfigError(f"{owner!r} has no state variable {variable!r}; it has: {', '.join(known) or 'none yet'}")
         return key
 
@@ -214,10 +215,10 @@ class Simulation:
         return (*proj.synapse.spec.state, *rule_state)
 
     def _weights_key(self, projection: str) -> StateKey:
-        if ("weights", projection) not in self._engine.keys():
+        if WeightsKey(projection) not in self._engine.keys():
             names = ", ".join(p.name for p in self.plan.projections) or "none"
             raise ConfigError(f"no projection named {projection!r}; projections: {names}")
-        return ("weights", projection)
+        return WeightsKey(projection)
 
     @staticmethod
     def _checked_array(value: Any, current: np.ndarray, what: str) -> np.ndarray:

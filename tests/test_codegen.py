@@ -10,7 +10,6 @@ from pysnn_numba.backend import NumbaCPUBackend
 from pysnn_numba.codegen import generate
 from pysnn_numba.emitter import Code
 
-import pysnn
 from pysnn import Dense, Learning, Network, Sparse, Trace
 from pysnn.backend import RunArgs
 from pysnn.lowering import (
@@ -34,6 +33,7 @@ from pysnn.lowering import (
     resolve,
 )
 from pysnn.plan import build_plan
+from pysnn.state_keys import NeuronKey, WeightsKey
 from test_learning import RootMeanSquare
 
 
@@ -85,7 +85,7 @@ def test_typed_references_resolve_to_the_run_values():
     thresh = np.linspace(-55.0, -50.0, 4)
     weights = np.array([[0.5, 0.0, 1.0, 0.2], [0.0, 0.3, 0.0, 0.0], [0.7, 0.0, 0.0, 0.4]])
     plan = build_plan(stdp_network(weights=weights, thresh=thresh, sparse=True), "float32", 3)
-    state = {("weights", "x->y"): np.ones(5, np.float32), ("neuron", "y", "v"): np.zeros((2, 4), np.float32)}
+    state = {WeightsKey("x->y"): np.ones(5, np.float32), NeuronKey("y", "v"): np.zeros((2, 4), np.float32)}
     buffers = {monitor: np.zeros((7, 2, 4), np.float32) for monitor in plan.monitors}
     inputs = {"x": np.zeros((7, 2, 3), bool)}
     args = RunArgs(7, 11, np.array([5, 9], np.uint64), True, inputs, buffers, np.ones(2, np.float32), True)
@@ -98,7 +98,7 @@ def test_typed_references_resolve_to_the_run_values():
     assert value(SampleIds()) is args.sample_ids
     assert value(TimeStep()) == np.float32(plan.dt) and type(value(TimeStep())) is np.float32
     assert value(Reward()) is args.reward
-    assert value(StateRef(("weights", "x->y"))) is state["weights", "x->y"]
+    assert value(StateRef(WeightsKey("x->y"))) is state[WeightsKey("x->y")]
     np.testing.assert_array_equal(value(PluginValue(NeuronModelOf(1), "thresh")), thresh.astype(np.float32))
     assert type(value(PluginValue(NeuronModelOf(1), "rest"))) is np.float32  # 0-d: a scalar
     assert value(PluginValue(RuleOf(0), "nu_pre")) == np.float32(0.1)
@@ -109,7 +109,7 @@ def test_typed_references_resolve_to_the_run_values():
     assert value(Stream(1)) == plan.populations[1].stream
     assert value(Record(1)) is buffers[plan.monitors[1]]
     with pytest.raises(TypeError, match="not a run value"):
-        value(("state", ("weights", "x->y")))
+        value(("state", WeightsKey("x->y")))
 
 
 def test_every_argument_of_a_generated_module_is_a_typed_reference():
@@ -118,7 +118,7 @@ def test_every_argument_of_a_generated_module_is_a_typed_reference():
     assert names[:4] == ["steps", "step0", "sample_ids", "dt"]  # deferred: a constant of the module
     assert len(set(names)) == len(names)
     refs = {arg.name: arg.ref for arg in generate(plan, frozenset({"x"}), 0).args}
-    assert refs["k0_w"] == StateRef(("weights", "x->y"))
+    assert refs["k0_w"] == StateRef(WeightsKey("x->y"))
     assert refs["k0_indptr"] == Connectivity(0, "indptr")
     assert refs["l0_wmax"] == LearningConstant(0, "wmax")
     assert refs["p0_x"] == InputData("x")

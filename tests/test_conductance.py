@@ -7,7 +7,6 @@ import pytest
 
 import pysnn
 from pysnn import ConfigError, Dense, NeuronModel, OneToOne, PluginError, Sparse, SynapseModel, per_sample
-from pysnn import kernel_math as km
 from pysnn import registry
 
 

@@ -10,7 +10,7 @@ from types import FunctionType, ModuleType
 import numba
 import numpy as np
 
-from pysnn.backend import Backend, RunArgs, StateKey
+from pysnn.backend import Backend, RunArgs
 from pysnn.compile_notice import compile_notice
 from pysnn.errors import PluginError
 from pysnn.kernel_check import check_kernel
@@ -18,6 +18,7 @@ from pysnn.kernel_source import import_generated
 from pysnn.lowering import resolve
 from pysnn.plan import Plan
 from pysnn.plugin import Kernel
+from pysnn.state_keys import StateKey
 from pysnn_numba.codegen import Arg, generate
 
 SHOW_CODE_ENV = "PYSNN_SHOW_CODE"

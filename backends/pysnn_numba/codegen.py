@@ -52,6 +52,7 @@ from pysnn.lowering import (
     kernel_args,
 )
 from pysnn.plan import BoundPlugin, Plan, PopulationPlan, ProjectionPlan
+from pysnn.state_keys import NeuronKey, OutputKey, SynapseKey, TraceKey, WeightsKey
 from pysnn_numba.emitter import Code
 from pysnn_numba.learning_codegen import learning_code, literal
 
@@ -278,7 +279,7 @@ class _Generator:
 
     def _add_row(self, code: Code, proj: ProjectionPlan, factor: str) -> None:
         """Add source ``i``'s weights (one-to-one: target ``j``'s), times ``factor``."""
-        w, acc = self.arg(f"k{proj.index}_w", StateRef(("weights", proj.name))), f"k{proj.index}_acc"
+        w, acc = self.arg(f"k{proj.index}_w", StateRef(WeightsKey(proj.name))), f"k{proj.index}_acc"
         if proj.kind == "one_to_one":
             code.line(f"{acc}[j] += {factor}{w}[j]")
         elif proj.kind == "dense":
@@ -339,7 +340,7 @@ class _Generator:
         """Post-synaptic update of projection ``proj`` at target ``j``; adds its current to the
         variable of its port (``ports``: port -> variable)."""
         k, bound = proj.index, proj.synapse
-        state = {var: self.arg(f"k{k}_{var}", StateRef(("synapse", proj.name, var))) + "[b, j]" for var in bound.spec.state}
+        state = {var: self.arg(f"k{k}_{var}", StateRef(SynapseKey(proj.name, var))) + "[b, j]" for var in bound.spec.state}
         results = list(state.values()) + ["current"]
         special = {"i_in": f"k{k}_acc[j]", "dt": "dt"}
         target = self.plan.populations[proj.target]
@@ -357,7 +358,7 @@ class _Generator:
         """``update_shared`` of a population's shared variables."""
         state = {var: f"p{pop.index}_{var}[j]" for var in pop.plugin.spec.shared_state}
         for var in state:
-            self.arg(f"p{pop.index}_{var}", StateRef(("neuron", pop.name, var)))
+            self.arg(f"p{pop.index}_{var}", StateRef(NeuronKey(pop.name, var)))
         with code.block(f"for j in range({self.size(pop.index)}):"):
             code.line(f"{_unpack(list(state.values()))} = {self._call(pop, 'update_shared', {'dt': 'dt'}, state)}")
 
@@ -397,10 +398,10 @@ class _Generator:
         return name
 
     def output(self, pop: PopulationPlan) -> str:
-        return self.arg(f"p{pop.index}_out", StateRef(("output", pop.name)))
+        return self.arg(f"p{pop.index}_out", StateRef(OutputKey(pop.name)))
 
     def trace(self, pop: PopulationPlan, name: str) -> str:
-        return self.arg(f"p{pop.index}_trace_{name}", StateRef(("trace", pop.name, name)))
+        return self.arg(f"p{pop.index}_trace_{name}", StateRef(TraceKey(pop.name, name)))
 
     def record(self, monitor: int) -> str:
         return self.arg(f"m{monitor}", Record(monitor))
@@ -462,7 +463,7 @@ class _Generator:
         return f"{self.kernel(f'{prefix}_{kernel}', bound, kernel)}({', '.join(exprs)})"
 
     def _state_array(self, pop: PopulationPlan, var: str) -> str:
-        return self.arg(f"p{pop.index}_{var}", StateRef(("neuron", pop.name, var)))
+        return self.arg(f"p{pop.index}_{var}", StateRef(NeuronKey(pop.name, var)))
 
     def _state_exprs(self, pop: PopulationPlan) -> dict[str, str]:
         exprs = {}

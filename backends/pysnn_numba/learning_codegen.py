@@ -23,6 +23,7 @@ from typing import Iterator
 
 from pysnn.lowering import Indexing, LearningConstant, RuleOf, StateRef, finishes, fold_mode
 from pysnn.plan import BoundPlugin, ProjectionPlan
+from pysnn.state_keys import RuleKey, WeightsKey
 from pysnn_numba.emitter import Code
 
 BLOCK = 16
@@ -78,13 +79,13 @@ class LearningCode(ABC):
         self.source = g.plan.populations[proj.source]
         self.target = g.plan.populations[proj.target]
         self.src, self.tgt = g.output(self.source), g.output(self.target)
-        self.w = g.arg(f"k{self.k}_w", StateRef(("weights", proj.name)))
+        self.w = g.arg(f"k{self.k}_w", StateRef(WeightsKey(proj.name)))
         self.terms = proj.learning.terms
         self.decay = g.arg(f"l{self.k}_decay", LearningConstant(self.k, "weight_decay"))
         self.wmin = g.arg(f"l{self.k}_wmin", LearningConstant(self.k, "wmin"))
         self.wmax = g.arg(f"l{self.k}_wmax", LearningConstant(self.k, "wmax"))
         self.n_pre, self.n_post = f"{self.src}.shape[1]", f"{self.tgt}.shape[1]"
-        self.states = {var: g.arg(f"l{self.k}_{var}", StateRef(("rule", proj.name, var))) for var in self.rule.spec.state}
+        self.states = {var: g.arg(f"l{self.k}_{var}", StateRef(RuleKey(proj.name, var))) for var in self.rule.spec.state}
         for name in ("decayed_weight", "clipped_weight"):  # called by ``bounded`` (codegen.BOUNDED)
             g.builtin(name)
 

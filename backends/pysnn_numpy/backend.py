@@ -33,12 +33,13 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from pysnn import builtin_kernels, rng
-from pysnn.backend import Backend, RunArgs, StateKey
+from pysnn.backend import Backend, RunArgs
 from pysnn.errors import PluginError
 from pysnn.kernel_check import wrong_output_type
 from pysnn.lowering import Indexing, OwnState, Special, Value, finishes, fold_mode, kernel_args, read_key
 from pysnn.plan import BoundPlugin, LearningPlan, Plan, PopulationPlan, ProjectionPlan, TracePlan
 from pysnn.plugin import Kernel
+from pysnn.state_keys import NeuronKey, OutputKey, RuleKey, StateKey, SynapseKey, TraceKey, WeightsKey
 
 
 class NumpyBackend(Backend):
@@ -87,8 +88,8 @@ class NumpyBackend(Backend):
                 if pop.is_input:
                     data = args.inputs[pop.name]
                     x = data[t] if data.ndim == 3 else data
-                    out = self._call(pop.plugin, "encode", {"x": x, "dt": dt, "rng": keys}, state, ("neuron", pop.name))
-                    state["output", pop.name] = _as(out[0], state["output", pop.name].dtype, batch, pop.n)
+                    out = self._call(pop.plugin, "encode", {"x": x, "dt": dt, "rng": keys}, state, (NeuronKey, pop.name))
+                    state[OutputKey(pop.name)] = _as(out[0], state[OutputKey(pop.name)].dtype, batch, pop.n)
                 else:
                     inputs = self._synaptic_input(pop, accumulated, state, dt, batch)
                     changes[pop.name] = self._update(pop, state, inputs, dt, keys, batch)
@@ -105,8 +106,8 @@ class NumpyBackend(Backend):
 
     def _propagate(self, proj: ProjectionPlan, state: dict[StateKey, np.ndarray], batch: int) -> np.ndarray:
         source = self.plan.populations[proj.source]
-        out = state["output", source.name]
-        weights = state["weights", proj.name]
+        out = state[OutputKey(source.name)]
+        weights = state[WeightsKey(proj.name)]
         n_target = self.plan.populations[proj.target].n
         acc = np.zeros((batch, n_target), self.plan.dtype)
 
@@ -132,33 +133,33 @@ class NumpyBackend(Backend):
         for k in pop.incoming:
             proj = self.plan.projections[k]
             special = {"i_in": accumulated[k], "dt": dt}
-            results = self._call(proj.synapse, "update", special, state, ("synapse", proj.name), {"post": pop})
+            results = self._call(proj.synapse, "update", special, state, (SynapseKey, proj.name), {"post": pop})
             for var, value in zip(proj.synapse.spec.state, results):
-                state["synapse", proj.name, var] = _as(value, self.plan.dtype, batch, pop.n)
+                state[SynapseKey(proj.name, var)] = _as(value, self.plan.dtype, batch, pop.n)
             inputs[proj.port] += _as(results[-1], self.plan.dtype, batch, pop.n)
         return inputs
 
     def _update(self, pop: PopulationPlan, state, inputs, dt, keys, batch) -> dict[str, np.ndarray]:
         spec = pop.plugin.spec
-        results = self._call(pop.plugin, "update", {**inputs, "dt": dt, "rng": keys}, state, ("neuron", pop.name))
+        results = self._call(pop.plugin, "update", {**inputs, "dt": dt, "rng": keys}, state, (NeuronKey, pop.name))
         changes = {}
         for (var, decl), value in zip(spec.state.items(), results):
             if decl.shared:
                 changes[var] = _as(value, self.plan.dtype, batch, pop.n)
             else:
-                state["neuron", pop.name, var] = _as(value, self.plan.dtype, batch, pop.n)
-        state["output", pop.name] = _as(results[-1], bool, batch, pop.n)
+                state[NeuronKey(pop.name, var)] = _as(value, self.plan.dtype, batch, pop.n)
+        state[OutputKey(pop.name)] = _as(results[-1], bool, batch, pop.n)
         return changes
 
     def _update_shared(self, pop: PopulationPlan, state, dt) -> None:
-        results = self._call(pop.plugin, "update_shared", {"dt": dt}, state, ("neuron", pop.name))
+        results = self._call(pop.plugin, "update_shared", {"dt": dt}, state, (NeuronKey, pop.name))
         for var, value in zip(pop.plugin.spec.shared_state, results):
-            state["neuron", pop.name, var] = np.broadcast_to(np.asarray(value, self.plan.dtype), (pop.n,)).copy()
+            state[NeuronKey(pop.name, var)] = np.broadcast_to(np.asarray(value, self.plan.dtype), (pop.n,)).copy()
 
     def _trace(self, pop: PopulationPlan, trace: TracePlan, state) -> None:
-        key = ("trace", pop.name, trace.name)
+        key = TraceKey(pop.name, trace.name)
         kernel = builtin_kernels.bound(builtin_kernels.trace_kernel(trace.trace.additive), self.plan.dtype)
-        state[key] = np.asarray(kernel(state[key], state["output", pop.name], trace.decay), self.plan.dtype)
+        state[key] = np.asarray(kernel(state[key], state[OutputKey(pop.name)], trace.decay), self.plan.dtype)
 
     def _call(
         self,
@@ -166,12 +167,12 @@ class NumpyBackend(Backend):
         kernel: str,
         special: dict,
         state,
-        owner: tuple[str, str],
+        owner: tuple[type[StateKey], str],
         sides: Mapping[str, PopulationPlan] | None = None,
         at: _At | None = None,
     ) -> tuple:
-        """Call a kernel with its arguments bound by name; ``owner`` is the state-key prefix of
-        the plugin's own state (and, with ``kernel``, names the call site, bound once), ``sides``
+        """Call a kernel with its arguments bound by name; ``owner`` (key type and name) keys the
+        plugin's own state (and, with ``kernel``, names the call site, bound once), ``sides``
         the populations ("pre", "post") it reads, ``at`` the synapses a rule's kernel runs on
         (default: whole arrays). Always returns a tuple of results."""
         site = self._sites.get((owner, kernel))
@@ -187,7 +188,7 @@ class NumpyBackend(Backend):
         for pop in self.plan.populations:
             for var, reduction in pop.reductions.items():
                 reduced = reduce_batch(reduction, changes[pop.name][var])
-                key = ("neuron", pop.name, var)
+                key = NeuronKey(pop.name, var)
                 if totals is None:
                     state[key] = (state[key] + reduced).astype(dtype)
                 else:
@@ -209,11 +210,11 @@ class NumpyBackend(Backend):
         rule, reduction = proj.learning.rule, proj.learning.reduction
         synapses = self._synapses[proj.index]
         sides = {"pre": self.plan.populations[proj.source], "post": self.plan.populations[proj.target]}
-        s_pre, s_post = state["output", sides["pre"].name], state["output", sides["post"].name]
-        special = {"w": state["weights", proj.name], "dt": dt, "reward": reward, "s_pre": s_pre, "s_post": s_post}
+        s_pre, s_post = state[OutputKey(sides["pre"].name)], state[OutputKey(sides["post"].name)]
+        special = {"w": state[WeightsKey(proj.name)], "dt": dt, "reward": reward, "s_pre": s_pre, "s_post": s_post}
 
         def call(kernel: str, at: _At, values: dict = special) -> tuple:
-            return self._call(rule, kernel, values, state, ("rule", proj.name), sides, at)
+            return self._call(rule, kernel, values, state, (RuleKey, proj.name), sides, at)
 
         def event_term(kernel: str):
             return lambda b, syn: call(kernel, _At(synapses, b, syn))[0]
@@ -231,10 +232,10 @@ class NumpyBackend(Backend):
         if "on_step" in rule.kernels:
             step_terms = np.empty((batch, synapses.size), self.plan.dtype)
             for b in range(batch):
-                values = special | {var: state["rule", proj.name, var][b] for var in rule.spec.state}
+                values = special | {var: state[RuleKey(proj.name, var)][b] for var in rule.spec.state}
                 results = call("on_step", _At(synapses, b, slice(None)), values)
                 for var, value in zip(rule.spec.state, results):
-                    state["rule", proj.name, var][b] = np.broadcast_to(np.asarray(value).astype(self.plan.dtype), (synapses.size,))
+                    state[RuleKey(proj.name, var)][b] = np.broadcast_to(np.asarray(value).astype(self.plan.dtype), (synapses.size,))
                 step_terms[b] = np.broadcast_to(np.asarray(results[-1]).astype(self.plan.dtype), (synapses.size,))
             terms["step"] = reduce_batch(reduction, step_terms)
             touched[:] = True
@@ -245,11 +246,11 @@ class NumpyBackend(Backend):
         built-in kernels of the weight decay and the bounds."""
         learning: LearningPlan = proj.learning
         dtype = self.plan.dtype
-        key = ("weights", proj.name)
+        key = WeightsKey(proj.name)
         w = state[key].reshape(-1)
         syn = slice(None) if learning.weight_decay != 0 else np.flatnonzero(touched)
         at = _At(self._synapses[proj.index], None, syn)
-        new = self._call(learning.rule, "apply", {"w": w, "dt": dt, **terms}, state, ("rule", proj.name), at=at)[0]
+        new = self._call(learning.rule, "apply", {"w": w, "dt": dt, **terms}, state, (RuleKey, proj.name), at=at)[0]
         new = np.broadcast_to(np.asarray(new, dtype), w[syn].shape)
         if learning.weight_decay != 0:
             decayed = builtin_kernels.bound("decayed_weight", dtype)
@@ -267,23 +268,24 @@ class NumpyBackend(Backend):
                 for _ in range(steps):
                     self._update_shared(pop, state, dt)
             for var in pop.reductions:
-                key = ("neuron", pop.name, var)
+                key = NeuronKey(pop.name, var)
                 state[key] = (state[key] + totals[key]).astype(self.plan.dtype)
         for proj in self.plan.projections:
             if proj.learning is not None:
                 terms = {name: totals["terms", proj.name, name] for name in proj.learning.terms}
-                touched = np.ones(state["weights", proj.name].size, bool)
+                touched = np.ones(state[WeightsKey(proj.name)].size, bool)
                 self._apply(proj, state, terms, touched, dt, repeat_decay=steps)
 
     def _record(self, args: RunArgs, state, t: int) -> None:
         for monitor, buffer in args.records.items():
             if monitor.what == "spike_counts":
-                buffer += state["output", monitor.population]
+                buffer += state[OutputKey(monitor.population)]
             elif monitor.what == "spikes":
-                buffer[t] = state["output", monitor.population]
+                buffer[t] = state[OutputKey(monitor.population)]
             elif (t + 1) % monitor.every == 0:
-                kind = "neuron" if ("neuron", monitor.population, monitor.what) in state else "trace"
-                buffer[(t + 1) // monitor.every - 1] = state[kind, monitor.population, monitor.what]
+                state_var = monitor.what in self.plan.population(monitor.population).plugin.spec.state
+                key = (NeuronKey if state_var else TraceKey)(monitor.population, monitor.what)
+                buffer[(t + 1) // monitor.every - 1] = state[key]
 
 
 class _Synapses:
@@ -427,7 +429,7 @@ class _Site:
         bound: BoundPlugin,
         kernel: str,
         special: Iterable[str],
-        owner: tuple[str, str],
+        owner: tuple[type[StateKey], str],
         sides: Mapping[str, PopulationPlan],
     ) -> None:
         self.bound, self.function, self.label = bound, bound.kernels[kernel], f"{bound.spec.label}: {kernel}()"
@@ -438,7 +440,8 @@ class _Site:
             elif isinstance(source, Value):
                 self.args.append(("value", source.name, BY_INDEXING[source.indexing]))
             elif isinstance(source, OwnState):
-                self.args.append(("state", (*owner, source.name), "one"))
+                key_type, name = owner
+                self.args.append(("state", key_type(name, source.name), "one"))
             else:
                 self.args.append(("state", read_key(source, sides[source.side]), source.side))
 
