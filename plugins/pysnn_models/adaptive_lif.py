@@ -2,6 +2,7 @@
 
 from pysnn import NeuronModel, param, per_sample, shared
 from pysnn import kernel_math as km
+from pysnn_models.lif import LIF
 
 
 class AdaptiveLIF(NeuronModel):
@@ -18,11 +19,7 @@ class AdaptiveLIF(NeuronModel):
     """
 
     params = {
-        "thresh": param(-52.0, "mV"),
-        "rest": param(-65.0, "mV"),
-        "reset": param(-65.0, "mV"),
-        "refrac": param(5.0, "ms", ge=0),
-        "tc_decay": param(100.0, "ms", gt=0),
+        **LIF.params,
         "theta_plus": param(0.05, "mV"),
         "tc_theta_decay": param(1e7, "ms", gt=0),
     }
