@@ -7,7 +7,8 @@
 # 1. the card, driver and package versions;
 # 2. every installed plugin kernel compiled for the real device and compared with NumPy, bit for
 #    bit, in float32 and float64 (tests/scripts/cuda_kernels.py; CI runs it under the simulator),
-#    and how a * b + c rounds there (benchmarks/gpu_fma_probe.py);
+#    bound for the CPU (multiply-adds fused) and for CUDA (explicitly rounded arithmetic), and how
+#    a * b + c rounds there (benchmarks/gpu_fma_probe.py);
 # 3. the whole test suite against that machine's numpy/numba (8 workers), unless --no-suite.
 # Each step's output is also written to OUT_DIR (default $OUT, else /tmp/pysnn-gpu-checks).
 set -u
@@ -35,6 +36,9 @@ EOF
 for dtype in float32 float64; do
     echo "## plugin kernels on the device, $dtype"
     python3 -W ignore tests/scripts/cuda_kernels.py "$dtype" 2>&1 | tee "$out/kernels-$dtype.txt"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    echo "## plugin kernels bound for CUDA on the device, $dtype"
+    python3 -W ignore tests/scripts/cuda_kernels.py "$dtype" cuda 2>&1 | tee "$out/kernels-cuda-$dtype.txt"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
 

@@ -16,6 +16,7 @@ from numba import types
 from numba.np import numpy_support
 
 from pysnn import kernel_math as km
+from pysnn import kernel_rounding
 from pysnn import rng
 
 
@@ -146,7 +147,9 @@ mix, step_key, element_key = _cpu.mix, _cpu.step_key, _cpu.element_key
 
 @lru_cache(maxsize=None)
 def register_cuda() -> None:
-    """Register the kernel math for numba-cuda's CUDA target (once; needs numba-cuda)."""
+    """Register the kernel math, and the rounded arithmetic that kernels bound for the CUDA target
+    call (``kernel_rounding``), for numba-cuda's CUDA target (once; needs numba-cuda)."""
     from numba.cuda import extending as cuda_extending
 
     _register(cuda_extending.overload, cuda_extending.register_jitable)
+    kernel_rounding.register_cuda()

@@ -1,4 +1,4 @@
-"""Binds kernel functions to a simulation dtype, as importable source files.
+"""Binds kernel functions to a simulation dtype and a target, as importable source files.
 
 NumPy treats a Python number mixed with a float32 array as float32 ("weak" scalars), Numba types
 every float literal as float64. Left alone, ``0.04 * v`` would round differently on the two
@@ -11,7 +11,12 @@ backends. So before any backend runs a kernel, pysnn rewrites its source once pe
   the simulation dtype as literals do, NumPy scalars keep theirs;
 - ``x ** n`` with an integer literal 1 <= n <= 8 becomes ``x * x * ...`` (what both compute
   for squares, and the only form they agree on for higher powers); any other power becomes
-  ``kernel_math.power(x, y)``.
+  ``kernel_math.power(x, y)``;
+- ``x op= y`` becomes ``x = x op y``: on NumPy arrays the augmented form would update the array
+  in place, changing the caller's array (an argument, state) where Numba's scalars cannot.
+
+For the CUDA target (``target="cuda"``) the kernel's ``+ - * /`` on values then become calls of ``pysnn.kernel_rounding``'s explicitly rounded operations, which
+NVVM cannot fuse into multiply-adds; ``range()`` arguments stay as they are.
 
 The rewritten function is written to a file named by the hash of its content (so Numba can cache
 what is compiled from it) and imported; every backend runs that same function object. The file
@@ -37,13 +42,20 @@ from types import FunctionType, ModuleType
 import numpy as np
 
 from pysnn import __version__
-from pysnn.errors import PluginError
+from pysnn.errors import ConfigError, PluginError
 from pysnn.plugin import function_ast
 
 LITERAL = "__pysnn_literal__"
 POWER = "__pysnn_power__"
 LINES = "__pysnn_lines__"
 MAX_UNROLLED_POWER = 8
+TARGETS = ("cpu", "cuda")
+ROUNDED = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}  # operator -> kernel_rounding function
+
+
+def _rounded_name(function: str) -> str:
+    """The name a CUDA-bound kernel calls ``kernel_rounding.<function>`` by."""
+    return f"__pysnn_{function}__"
 
 
 def cache_dir() -> Path:
@@ -83,33 +95,67 @@ class _BindLiterals(ast.NodeTransformer):
             return self.visit(call)
         return self.generic_visit(node)
 
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        """``x op= y`` as ``x = x op y``: a new value, as for Numba's scalars (on NumPy arrays the
+        augmented form would change the caller's array, e.g. another argument bound to it)."""
+        current = ast.Name(node.target.id, ast.Load())  # the kernel language allows only local names here
+        value = self.visit(ast.copy_location(ast.BinOp(left=current, op=node.op, right=node.value), node))
+        return ast.copy_location(ast.Assign(targets=[node.target], value=value), node)
+
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
         if isinstance(node.value, float) or (_int_literal(node) and not self._in_range_call()):
             return ast.Call(func=ast.Name(LITERAL, ast.Load()), args=[node], keywords=[])
         return node
 
     def _in_range_call(self) -> bool:
-        return any(
-            isinstance(p, ast.Call) and isinstance(p.func, ast.Name) and p.func.id == "range"
-            for p in self.parents
-        )
+        return any(_range_call(p) for p in self.parents)
+
+
+class _RoundedArithmetic(ast.NodeTransformer):
+    """``a + b``, ``a - b``, ``a * b``, ``a / b`` as calls of ``kernel_rounding``'s functions
+    (``ROUNDED``), except in ``range()`` arguments (augmented assignments are plain ones by now)."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        return node if _range_call(node) else self.generic_visit(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if type(node.op) not in ROUNDED:
+            return node
+        return ast.copy_location(_rounded_call(node.op, node.left, node.right), node)
+
+
+
+def _rounded_call(op: ast.operator, left: ast.expr, right: ast.expr) -> ast.Call:
+    return ast.Call(func=ast.Name(_rounded_name(ROUNDED[type(op)]), ast.Load()), args=[left, right], keywords=[])
+
+
+def _range_call(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
 
 
 def _int_literal(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and type(node.value) is int
 
 
-def bound_source(func: FunctionType, dtype: np.dtype) -> str:
-    """The module source of ``func`` rewritten for ``dtype`` (see the module docstring)."""
+def bound_source(func: FunctionType, dtype: np.dtype, target: str = "cpu") -> str:
+    """The module source of ``func`` rewritten for ``dtype`` and ``target`` (see the module docstring)."""
+    _check_target(target)
     tree = function_ast(func)
     tree.decorator_list = []
-    tree = ast.fix_missing_locations(_BindLiterals().visit(tree))
+    tree = _BindLiterals().visit(tree)
+    if target == "cuda":
+        tree = _RoundedArithmetic().visit(tree)
+    tree = ast.fix_missing_locations(tree)
+    header = f"# Generated by pysnn {__version__} from {func.__module__}.{func.__qualname__} for {dtype.name}"
     lines = [
-        f"# Generated by pysnn {__version__} from {func.__module__}.{func.__qualname__} for {dtype.name}.",
+        header + ("." if target == "cpu" else f", target {target}."),
         "import numpy",
         "from pysnn.kernel_math import power as " + POWER,
-        f"{LITERAL} = numpy.{dtype.name}",
     ]
+    if target == "cuda":
+        lines += [f"from pysnn.kernel_rounding import {name} as {_rounded_name(name)}" for name in ROUNDED.values()]
+    lines.append(f"{LITERAL} = numpy.{dtype.name}")
     for name, value in sorted(inspect.getclosurevars(func).globals.items()):
         if isinstance(value, ModuleType):
             lines.append(f"import {value.__name__} as {name}")
@@ -144,21 +190,29 @@ def original_line(func: FunctionType, bound: FunctionType, line: int) -> int | N
     return None if offset is None else func.__code__.co_firstlineno + offset - 1
 
 
-_bound: dict[tuple[FunctionType, str], FunctionType] = {}
+def _check_target(target: str) -> None:
+    if target not in TARGETS:
+        raise ConfigError(f"kernel target must be one of {', '.join(map(repr, TARGETS))}, got {target!r}")
 
 
-def bind_kernel(func: FunctionType, dtype: np.dtype) -> FunctionType:
-    """``func`` rewritten for ``dtype``, loaded from its content-addressed file (memoised)."""
+_bound: dict[tuple[FunctionType, str, str], FunctionType] = {}
+
+
+def bind_kernel(func: FunctionType, dtype: np.dtype, target: str = "cpu") -> FunctionType:
+    """``func`` rewritten for ``dtype`` and ``target``, loaded from its content-addressed file
+    (memoised). Every CPU backend runs the ``"cpu"`` form; ``"cuda"`` computes the same values with
+    ``kernel_rounding``'s operations, which NVVM cannot fuse."""
     dtype = np.dtype(dtype)
-    key = (func, dtype.name)
+    key = (func, dtype.name, target)
     if key not in _bound:
-        _bound[key] = _load(bound_source(func, dtype), func.__name__)
+        _bound[key] = _load(bound_source(func, dtype, target), func.__name__, target)
     return _bound[key]
 
 
-def _load(source: str, name: str) -> FunctionType:
+def _load(source: str, name: str, target: str) -> FunctionType:
+    prefix = "pysnn_kernel" if target == "cpu" else f"pysnn_kernel_{target}"
     try:
-        module = import_generated(source, f"pysnn_kernel_{name}", "kernels")
+        module = import_generated(source, f"{prefix}_{name}", "kernels")
     except Exception as exc:
         raise PluginError(f"rewritten kernel {name}() failed to load: {exc}") from exc
     return getattr(module, name)

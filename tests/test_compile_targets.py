@@ -1,12 +1,15 @@
-"""Compiled code beyond the Numba CPU backend's own tests: every plugin kernel runs as a CUDA
-device function (Numba's CUDA simulator), and compiled run loops are cached on disk across
-processes. Both need fresh processes, so they run scripts (tests/scripts, benchmarks)."""
+"""Compiled code beyond the Numba CPU backend's own tests: every plugin kernel, bound for the CPU
+and for CUDA, runs as a CUDA device function (Numba's CUDA simulator), and compiled run loops are
+cached on disk across processes. Both need fresh processes, so they run scripts (tests/scripts,
+benchmarks)."""
 
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import pysnn
 
@@ -25,8 +28,9 @@ def run_script(path, *args, **env):
     return result.stdout
 
 
-def test_every_plugin_kernel_runs_as_a_cuda_device_function():
-    lines = run_script("tests/scripts/cuda_kernels.py", NUMBA_ENABLE_CUDASIM="1").splitlines()
+@pytest.mark.parametrize("target", ["cpu", "cuda"])
+def test_every_plugin_kernel_runs_as_a_cuda_device_function(target):
+    lines = run_script("tests/scripts/cuda_kernels.py", "float32", target, NUMBA_ENABLE_CUDASIM="1").splitlines()
     assert len(lines) >= 20 and all(line.endswith(": ok") for line in lines), lines
     assert "neuron lif update: ok" in lines and "neuron qif update: ok" in lines
     assert "learning_rule postpre apply: ok" in lines and "learning_rule mstdp_et on_step: ok" in lines

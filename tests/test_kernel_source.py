@@ -20,6 +20,7 @@ from pysnn.errors import PluginError
 from pysnn.kernel_check import check_kernel, jitted
 from pysnn.kernel_source import LITERAL, POWER, bind_kernel, bound_source, cache_dir
 from pysnn.plugin import Kernel
+from pysnn import Network, OneToOne, SynapseModel
 
 F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)
@@ -342,3 +343,32 @@ def test_check_kernel_reports_a_typing_error():
     kernel = kernel_of(does_not_type, ["real"], ["real"])
     with pytest.raises(PluginError, match=r"test:broken: update\(\) does not compile with Numba for float32"):
         check_kernel(kernel, bind_kernel(does_not_type, F32), F32, "test:broken")
+
+
+class AliasedAccumulator(SynapseModel):
+    """``acc -= ...`` on a name bound to an argument: on NumPy arrays an augmented assignment
+    would update the argument's array in place."""
+
+    @staticmethod
+    def update(i_in):
+        acc = i_in
+        acc -= 0.25
+        return acc + i_in
+
+
+def test_augmented_assignments_make_new_values_on_every_backend():
+    bound = bind_kernel(AliasedAccumulator.update, F32)
+    i_in = np.array([1.0, 2.0], F32)
+    np.testing.assert_array_equal(bound(i_in), [1.75, 3.75])
+    np.testing.assert_array_equal(i_in, [1.0, 2.0])
+    net = Network()
+    net.add_input("x", 2, encoder="current")
+    net.add_population("y", 2, model="if_subtractive", params={"thresh": 100.0})
+    net.connect("x", "y", OneToOne(1.0), synapse=AliasedAccumulator)
+    potentials = []
+    for backend in ("numpy", "numba-cpu"):
+        sim = net.compile(backend=backend)
+        sim.run(2, {"x": np.array([[1.0, 2.0]])})  # step 1: no input yet (-0.25); step 2: 2 x - 0.25
+        potentials.append(sim.state("y", "v"))
+    np.testing.assert_array_equal(potentials[0], [[1.5, 3.5]])
+    np.testing.assert_array_equal(potentials[0], potentials[1])

@@ -5,10 +5,12 @@ must be chosen before numba.cuda is imported); on a machine with an NVIDIA GPU, 
 that variable to compile every kernel for the real device (benchmarks/gpu_checks.sh does).
 Prints one line per kernel and exits non-zero on a mismatch with the NumPy reference.
 
-    python tests/scripts/cuda_kernels.py [float32|float64]
+    python tests/scripts/cuda_kernels.py [float32|float64] [cpu|cuda]
 
-On a device, kernels that compute ``a * b + c`` differ from NumPy where the compiler fuses the
-two into one multiply-add (benchmarks/gpu_fma_probe.py; benchmarks/RESULTS.md has the numbers).
+The second argument is the target the kernels are bound for (``kernel_source.bind_kernel``; default
+cpu). On a device, cpu-bound kernels that compute ``a * b + c`` differ from NumPy where the compiler
+fuses the two into one multiply-add (benchmarks/gpu_fma_probe.py; benchmarks/RESULTS.md has the
+numbers); cuda-bound kernels compute with explicitly rounded operations, which it cannot fuse.
 """
 
 import sys
@@ -27,6 +29,7 @@ SIMULATED = bool(config.ENABLE_CUDASIM)
 N = 37 if SIMULATED else 1 << 18  # the simulator is slow; on a device, many inputs for rare rounding differences
 BLOCKS, THREADS = (1, 32) if SIMULATED else (256, 256)  # fewer threads than N: exercises the grid-stride loop
 DTYPE = np.dtype(sys.argv[1] if len(sys.argv) > 1 else "float32").type
+TARGET = sys.argv[2] if len(sys.argv) > 2 else "cpu"
 
 
 def sample_args(kernel, rng):
@@ -89,7 +92,7 @@ def main() -> int:
         for name in registry.names(kind):
             spec = registry.load(kind, name)
             for kernel in spec.kernels.values():
-                bound = bind_kernel(kernel.function, DTYPE)
+                bound = bind_kernel(kernel.function, DTYPE, TARGET)
                 arrays = sample_args(kernel, rng)
                 expected = bound(*arrays)
                 expected = expected if isinstance(expected, tuple) else (expected,)
