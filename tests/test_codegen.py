@@ -115,7 +115,7 @@ def test_typed_references_resolve_to_the_run_values():
 def test_every_argument_of_a_generated_module_is_a_typed_reference():
     plan = build_plan(stdp_network(sparse=True), "float64", 0)
     names = [arg.name for arg in generate(plan, frozenset({"x"}), 0).args]
-    assert names[:4] == ["steps", "step0", "sample_ids", "dt"]  # deferred: a constant of the module
+    assert names[:4] == ["steps", "step0", "sample_ids", "dt"]  # deferred: a module of its own
     assert len(set(names)) == len(names)
     refs = {arg.name: arg.ref for arg in generate(plan, frozenset({"x"}), 0).args}
     assert refs["k0_w"] == StateRef(WeightsKey("x->y"))

@@ -100,9 +100,9 @@ def generate(
     reward (if a rule reads it) has ``reward_ndim`` dimensions. ``parallel=False``: the same
     loops compiled without Numba's parallel machinery (``prange`` runs as ``range``), for runs
     that would use one thread anyway; they compile several times faster (see
-    ``pysnn_numba.backend.NumbaCPUBackend.parallel``). ``deferred`` is a constant of the module:
-    Numba drops the branches of the other kind of run before typing them, which halves the
-    learning code it compiles."""
+    ``pysnn_numba.backend.NumbaCPUBackend.parallel``). ``deferred``: the module is for deferred
+    learning runs (or the others) and holds the code of that kind of run only, which halves the
+    learning code Numba compiles."""
     return _Generator(plan, timed_inputs, reward_ndim, parallel, deferred).module()
 
 
@@ -151,7 +151,6 @@ class _Generator:
             "from pysnn.kernel_math_jit import element_key, step_key",
             "",
             f"REAL = np.{self.plan.dtype.name}",
-            f"deferred = {self.deferred}  # a constant: Numba prunes the branches of the other kind of run",
             *(f"{name} = jitted({ref})" for name, ref in self.kernels.items()),
         ]
         body = [BOUNDED] if self.learning else []
@@ -190,10 +189,9 @@ class _Generator:
             code.line(f"k{proj.index}_acc_all = np.empty((batch, {self.size(proj.target)}), REAL)")
         for pop in self.plan.populations:
             for var in pop.reductions:
-                code.line(
-                    f"p{pop.index}_d_{var} = np.empty((batch, {self.size(pop.index)}), REAL)",
-                    f"p{pop.index}_total_{var} = np.zeros({self.size(pop.index)} if deferred else 0, REAL)",
-                )
+                code.line(f"p{pop.index}_d_{var} = np.empty((batch, {self.size(pop.index)}), REAL)")
+                if self.deferred:
+                    code.line(f"p{pop.index}_total_{var} = np.zeros({self.size(pop.index)}, REAL)")
         for learning in self.learning:
             learning.allocate(code)
         for i in self.listed:
@@ -207,10 +205,9 @@ class _Generator:
                 code.line(f"p{i}_nspk_all[b] = p{i}_nspk")
         shared_updates = [pop for pop in self.plan.populations if "update_shared" in pop.plugin.kernels]
         with code.block("for t in range(steps):"):
-            if shared_updates:
-                with code.block("if not deferred:"):
-                    for pop in shared_updates:
-                        self.update_shared(code, pop)
+            if not self.deferred:
+                for pop in shared_updates:
+                    self.update_shared(code, pop)
             with code.block("for b in numba.prange(batch):"):
                 code.line("sid = sample_ids[b]")
                 for proj in self.plan.projections:
@@ -229,7 +226,7 @@ class _Generator:
                     with code.block(f"if (t + 1) % {monitor.every} == 0:"):
                         code.line(f"r = (t + 1) // {monitor.every} - 1")
                         self.copy(code, f"{self.record(m)}[r, j]", f"p{pop.index}_{monitor.what}[j]", pop.index)
-        with code.block("if deferred:"):
+        if self.deferred:
             for pop in self.plan.populations:
                 if pop in shared_updates:
                     with code.block("for _ in range(steps):"):
@@ -384,10 +381,8 @@ class _Generator:
                 with code.block("for c in range(batch):"):
                     code.line(f"acc = {combine}(acc, p{i}_d_{var}[c, j])")
                 code.line(f"value = {finish}(acc, REAL(batch))")
-            with code.block("if deferred:"):
-                code.line(f"p{i}_total_{var}[j] = p{i}_total_{var}[j] + value")
-            with code.block("else:"):
-                code.line(f"{prefix}[j] = {prefix}[j] + value")
+            total = f"p{i}_total_{var}" if self.deferred else prefix
+            code.line(f"{total}[j] = {total}[j] + value")
 
     # -- helpers (also used by learning_codegen) ------------------------------------------------------
 

@@ -239,10 +239,9 @@ class DenseLearning(LearningCode):
         k, rows = self.k, f"({self.n_pre}, {self.n_post})"
         for term in self.terms:
             shape = f"({self.n_post}, {self.n_pre})" if term == "post" else rows
-            code.line(
-                f"l{k}_{term} = np.empty({shape}, REAL)",
-                f"l{k}_total_{term} = np.zeros(({self.n_pre} if deferred else 0, {self.n_post}), REAL)",
-            )
+            code.line(f"l{k}_{term} = np.empty({shape}, REAL)")
+            if self.g.deferred:
+                code.line(f"l{k}_total_{term} = np.zeros({rows}, REAL)")
         if "post" in self.terms:
             code.line(
                 f"l{k}_post_rows = np.empty({rows}, REAL)",
@@ -277,10 +276,7 @@ class DenseLearning(LearningCode):
             if "step" in self.terms:
                 state = {var: f"l{k}_{var}_3d[b, ip, jq]" for var in self.states}
                 self.fold_step(code, row, f"l{k}_step[ip, jq]", state, exprs)
-            with code.block("if deferred:"):
-                self._apply_row(code, deferred=True)
-            with code.block("else:"):
-                self._apply_row(code, deferred=False)
+            self._apply_row(code)
 
     def _fold_columns(self, code: Code, term: str) -> None:
         """The column loop: each target folds its ``on_post`` terms (``fold_line``); the
@@ -324,11 +320,11 @@ class DenseLearning(LearningCode):
             lines.append(f"step_value = l{k}_step[ip, jq]")
         return lines
 
-    def _update(self, deferred: bool, touched: str) -> list[str]:
+    def _update(self, touched: str) -> list[str]:
         """Statements that apply (or, deferred, accumulate) the values of synapse (ip, jq);
         a synapse that ``touched`` says no event reached keeps its weight. (Deferred totals
         add 0 there: a total starts at +0 and so is never -0, and x + 0 == x bit for bit.)"""
-        if deferred:
+        if self.g.deferred:
             return [f"l{self.k}_total_{t}[ip, jq] += {t}_value" for t in self.terms]
         values = {t: f"{t}_value" for t in self.terms}
         if touched == "True":
@@ -336,7 +332,7 @@ class DenseLearning(LearningCode):
         new = self.new_weight("w_old", values, None)
         return [f"w_old = {self.w}[ip, jq]", f"w_new = {new}", f"{self.w}[ip, jq] = w_new if {touched} else w_old"]
 
-    def _apply_row(self, code: Code, deferred: bool) -> None:
+    def _apply_row(self, code: Code) -> None:
         """The whole row (vectorised, untouched weights kept by a select), or only the columns
         of the targets that spiked."""
         whole = ["True" if "step" in self.terms else "", "pre_hit" if "pre" in self.terms else "", f"{self.decay} != 0",
@@ -350,10 +346,10 @@ class DenseLearning(LearningCode):
                 code.line(f"row_touched = pre_hit or {self.decay} != 0")
                 touched = f"row_touched | (l{self.k}_col_hit[jq] != 0)"
             with code.block(f"for jq in range({self.n_post}):"):
-                code.line(*self._values(True), *self._update(deferred, touched))
+                code.line(*self._values(True), *self._update(touched))
         if "post" in self.terms:
             with code.block("else:"), code.block("for c in range(n_cols):"):
-                code.line(f"jq = l{self.k}_cols[c]", *self._values(False), *self._update(deferred, "True"))
+                code.line(f"jq = l{self.k}_cols[c]", *self._values(False), *self._update("True"))
 
     def finish_deferred(self, code: Code) -> None:
         """End of a deferred run: every synapse takes ``apply`` with the summed terms."""
@@ -379,7 +375,9 @@ class SparseLearning(LearningCode):
     def allocate(self, code: Code) -> None:
         k = self.k
         for term in self.terms:
-            code.line(f"l{k}_{term} = np.empty({self.w}.size, REAL)", f"l{k}_total_{term} = np.zeros({self.w}.size if deferred else 0, REAL)")
+            code.line(f"l{k}_{term} = np.empty({self.w}.size, REAL)")
+            if self.g.deferred:
+                code.line(f"l{k}_total_{term} = np.zeros({self.w}.size, REAL)")
         code.line(f"l{k}_row_applied = np.zeros({self.n_pre}, np.bool_)")
         if "pre" in self.terms:
             code.line(f"l{k}_pre_hit = np.zeros({self.n_pre}, np.bool_)")
@@ -426,9 +424,9 @@ class SparseLearning(LearningCode):
 
     def _update(self, code: Code) -> None:
         """Apply the values of synapse ``syn`` (deferred: add them to the run's totals)."""
-        with code.block("if deferred:"):
+        if self.g.deferred:
             code.line(*(f"l{self.k}_total_{t}[syn] += {t}_value" for t in self.terms))
-        with code.block("else:"):
+        else:
             code.line(f"{self.w}[syn] = {self.new_weight(f'{self.w}[syn]', {t: f'{t}_value' for t in self.terms}, None)}")
 
     def finish_deferred(self, code: Code) -> None:
