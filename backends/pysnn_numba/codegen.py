@@ -48,6 +48,7 @@ from pysnn.lowering import (
     TimeStep,
     TraceDecay,
     Value,
+    finishes,
     fold_mode,
     kernel_args,
 )
@@ -376,11 +377,13 @@ class _Generator:
                 )
             else:
                 combine = self.kernel(f"{prefix}_combine", reduction, "combine")
-                finish = self.kernel(f"{prefix}_finish", reduction, "finish")
                 code.line(f"acc = REAL({literal(reduction.spec.cls.identity)})")
                 with code.block("for c in range(batch):"):
                     code.line(f"acc = {combine}(acc, p{i}_d_{var}[c, j])")
-                code.line(f"value = {finish}(acc, REAL(batch))")
+                if finishes(reduction):
+                    code.line(f"value = {self.kernel(f'{prefix}_finish', reduction, 'finish')}(acc, REAL(batch))")
+                else:
+                    code.line("value = acc")
             total = f"p{i}_total_{var}" if self.deferred else prefix
             code.line(f"{total}[j] = {total}[j] + value")
 

@@ -69,7 +69,7 @@ class NumpyBackend(Backend):
             for p in plan.projections
             if p.learning is not None
         }
-        self._sites: dict[tuple[tuple[str, str], str], _Site] = {}
+        self._sites: dict[tuple[tuple[type[StateKey], str], str], _Site] = {}
 
     def run(self, state: dict[StateKey, np.ndarray], args: RunArgs) -> None:
         plan = self.plan
