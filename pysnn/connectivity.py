@@ -7,37 +7,47 @@ only the rows of neurons that spiked (event-driven), for analog sources the non-
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from pysnn.errors import ConfigError
+from pysnn.errors import ConfigError, as_array, checked_array, positive_int
 
 
-def _finite_array(value, name: str, ndim: int) -> np.ndarray:
-    try:
-        array = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a numeric array, got {type(value).__name__}") from exc
-    if array.ndim != ndim:
-        raise ConfigError(f"{name} must have {ndim} dimension(s), got shape {array.shape}")
-    if not np.isfinite(array).all():
-        bad = np.argwhere(~np.isfinite(array))[0]
-        raise ConfigError(f"{name} must be finite; element {tuple(int(i) for i in bad)} is {array[tuple(bad)]}")
-    return array
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """``array`` (new: no caller holds it) read-only, as a view, which cannot be made writeable
+    again."""
+    array.flags.writeable = False
+    return array.view()
+
+
+def _index_array(value: Any, what: str) -> np.ndarray:
+    """``value`` as a new 1-D int64 array of integers (any integer dtype; empty: any dtype)."""
+    array = as_array(value, what)
+    if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
+        raise ConfigError(f"{what} must be a 1-D array of integers, got {array.dtype} of shape {array.shape}")
+    if array.size and array.max() > np.iinfo(np.int64).max:
+        raise ConfigError(f"{what} must be integers below 2**63, got {array.max()}")
+    return array.astype(np.int64)
 
 
 class Connectivity:
-    """Base of the connectivity kinds."""
+    """Base of the connectivity kinds. A connectivity holds validated copies of its arrays and
+    hands out read-only views of them (``weights``), so nothing changes it after validation."""
 
     kind: ClassVar[str] = ""
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The initial weights (float64, read-only)."""
+        return self._weights
 
     def shape(self) -> tuple[int | None, int | None]:
         """(n_source, n_target) this connectivity requires; None where any size fits."""
         raise NotImplementedError
 
     def arrays(self, n_source: int, n_target: int, dtype: np.dtype) -> dict[str, np.ndarray]:
-        """The arrays a backend needs, weights in ``dtype``."""
+        """New arrays for a backend, weights in ``dtype``."""
         raise NotImplementedError
 
 
@@ -46,8 +56,8 @@ class Dense(Connectivity):
 
     kind = "dense"
 
-    def __init__(self, weights: np.ndarray) -> None:
-        self.weights = _finite_array(weights, "Dense weights", 2)
+    def __init__(self, weights: Any) -> None:
+        self._weights = _frozen(checked_array(weights, "Dense weights", ndim=2))
 
     def shape(self) -> tuple[int | None, int | None]:
         return self.weights.shape
@@ -60,43 +70,59 @@ class Sparse(Connectivity):
     """Sparse connectivity in CSR form: row ``i`` (a source neuron) lists its targets.
 
     ``indices[indptr[i]:indptr[i + 1]]`` are the targets of source ``i`` (each at most once per
-    row) and ``weights[indptr[i]:indptr[i + 1]]`` their weights.
+    row) and ``weights[indptr[i]:indptr[i + 1]]`` their weights. The arrays are copied (indices
+    as int64) and exposed read-only.
     """
 
     kind = "sparse"
 
-    def __init__(self, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, n_target: int) -> None:
-        self.indptr = np.asarray(indptr)
-        self.indices = np.asarray(indices)
-        self.weights = _finite_array(weights, "Sparse weights", 1)
-        self.n_target = _positive_int(n_target, "Sparse n_target")
-        if self.indptr.ndim != 1 or self.indptr.size < 2 or not np.issubdtype(self.indptr.dtype, np.integer):
-            raise ConfigError(f"Sparse indptr must be a 1-D integer array of n_source + 1 offsets, got {self.indptr!r}")
-        if self.indptr[0] != 0 or np.any(np.diff(self.indptr) < 0) or self.indptr[-1] != self.weights.size:
+    def __init__(self, indptr: Any, indices: Any, weights: Any, n_target: int) -> None:
+        weights = checked_array(weights, "Sparse weights", ndim=1)
+        n_target = positive_int(n_target, "Sparse n_target")
+        indptr, indices = _index_array(indptr, "Sparse indptr"), _index_array(indices, "Sparse indices")
+        if indptr.size < 2:
+            raise ConfigError(f"Sparse indptr must hold n_source + 1 >= 2 offsets, got {indptr.size}")
+        if indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != weights.size:
             raise ConfigError(
                 "Sparse indptr must start at 0, never decrease and end at len(weights) "
-                f"({self.weights.size}); got start {self.indptr[0]}, end {self.indptr[-1]}"
+                f"({weights.size}); got start {indptr[0]}, end {indptr[-1]}"
             )
-        if self.indices.shape != self.weights.shape or (
-            self.indices.size and not np.issubdtype(self.indices.dtype, np.integer)
-        ):
-            raise ConfigError(
-                f"Sparse indices must be integers shaped like weights {self.weights.shape}, got {self.indices.shape}"
-            )
-        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= self.n_target):
-            raise ConfigError(f"Sparse indices must lie in [0, n_target={self.n_target})")
-        rows = np.repeat(np.arange(self.indptr.size - 1), np.diff(self.indptr))
-        order = np.lexsort((self.indices, rows))
-        twice = (np.diff(rows[order]) == 0) & (np.diff(self.indices[order]) == 0)
+        if indices.shape != weights.shape:
+            raise ConfigError(f"Sparse indices must be shaped like weights {weights.shape}, got {indices.shape}")
+        if indices.size and (indices.min() < 0 or indices.max() >= n_target):
+            raise ConfigError(f"Sparse indices must lie in [0, n_target={n_target})")
+        rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+        order = np.lexsort((indices, rows))
+        twice = (np.diff(rows[order]) == 0) & (np.diff(indices[order]) == 0)
         if twice.any():
             row = rows[order][1:][twice][0]
             raise ConfigError(f"Sparse row {row} lists a target twice; merge duplicate synapses")
+        self._indptr, self._indices, self._weights = _frozen(indptr), _frozen(indices), _frozen(weights)
+        self._n_target = n_target
+
+    @property
+    def indptr(self) -> np.ndarray:
+        """Row offsets, (n_source + 1,) int64, read-only."""
+        return self._indptr
+
+    @property
+    def indices(self) -> np.ndarray:
+        """Target of each synapse, (nnz,) int64 in CSR order, read-only."""
+        return self._indices
+
+    @property
+    def n_target(self) -> int:
+        return self._n_target
 
     @classmethod
     def from_dense(cls, matrix: np.ndarray, mask: np.ndarray | None = None) -> "Sparse":
         """CSR of ``matrix`` (n_source, n_target), keeping ``mask`` (default: the non-zeros)."""
-        matrix = _finite_array(matrix, "matrix", 2)
-        keep = matrix != 0 if mask is None else np.asarray(mask, dtype=bool)
+        matrix = checked_array(matrix, "Sparse.from_dense matrix", ndim=2)
+        if not matrix.size:
+            raise ConfigError(
+                f"Sparse.from_dense matrix needs a row per source and a column per target, got shape {matrix.shape}"
+            )
+        keep = matrix != 0 if mask is None else checked_array(mask, "Sparse.from_dense mask", bool, 2)
         if keep.shape != matrix.shape:
             raise ConfigError(f"mask shape {keep.shape} differs from matrix shape {matrix.shape}")
         rows, cols = np.nonzero(keep)
@@ -133,10 +159,11 @@ class OneToOne(Connectivity):
 
     kind = "one_to_one"
 
-    def __init__(self, weights: float | np.ndarray = 1.0) -> None:
-        self.weights = _finite_array(weights, "OneToOne weights", np.ndim(weights))
-        if self.weights.ndim > 1:
-            raise ConfigError(f"OneToOne weights must be a scalar or 1-D, got shape {self.weights.shape}")
+    def __init__(self, weights: Any = 1.0) -> None:
+        weights = checked_array(weights, "OneToOne weights")
+        if weights.ndim > 1:
+            raise ConfigError(f"OneToOne weights must be a scalar or 1-D, got shape {weights.shape}")
+        self._weights = _frozen(weights)
 
     def shape(self) -> tuple[int | None, int | None]:
         n = self.weights.size if self.weights.ndim == 1 else None
@@ -147,8 +174,3 @@ class OneToOne(Connectivity):
             raise ConfigError(f"OneToOne needs equal source and target sizes, got {n_source} and {n_target}")
         return {"weights": np.broadcast_to(self.weights, (n_target,)).astype(dtype)}
 
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from pysnn.errors import ConfigError
+import numpy as np
+
+from pysnn.errors import ConfigError, real_number, shown
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+    """A real number (not a bool) that a float holds, other than NaN; infinities included."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return not math.isnan(float(value))
+    except OverflowError:  # a Python int beyond every float
+        return False
 
 
 @dataclass(frozen=True)
@@ -26,10 +35,14 @@ class Trace:
     additive: bool = False
 
     def __post_init__(self) -> None:
-        if not _number(self.tau) or not 0 < self.tau < math.inf:
-            raise ConfigError(f"Trace tau must be a positive number of milliseconds, got {self.tau!r}")
+        self.check(np.dtype(np.float64))
         if not isinstance(self.additive, bool):
             raise ConfigError(f"Trace additive must be True or False, got {self.additive!r}")
+
+    def check(self, dtype: np.dtype, owner: str = "Trace") -> None:
+        """Raise unless ``tau`` is positive and finite as ``dtype`` holds it (``owner`` names the
+        trace in the message)."""
+        real_number(self.tau, f"{owner} tau", "a positive number of milliseconds", dtype, lambda x: x > 0)
 
 
 @dataclass(frozen=True)
@@ -51,8 +64,15 @@ class Learning:
 
     def __post_init__(self) -> None:
         if not _number(self.wmin) or not _number(self.wmax):
-            raise ConfigError(f"Learning wmin and wmax must be numbers, got {self.wmin!r} and {self.wmax!r}")
+            raise ConfigError(
+                f"Learning wmin and wmax must be numbers (-inf and inf: no bound), got {shown(self.wmin)} and "
+                f"{shown(self.wmax)}"
+            )
         if self.wmin > self.wmax:
             raise ConfigError(f"Learning wmin={self.wmin} is greater than wmax={self.wmax}; expected wmin <= wmax")
-        if not _number(self.weight_decay) or not 0 <= self.weight_decay < 1:
-            raise ConfigError(f"Learning weight_decay must be in [0, 1), got {self.weight_decay!r}")
+        self.check(np.dtype(np.float64))
+
+    def check(self, dtype: np.dtype, owner: str = "Learning") -> None:
+        """Raise unless ``weight_decay`` is in [0, 1) as ``dtype`` holds it (``owner`` names the
+        projection in the message)."""
+        real_number(self.weight_decay, f"{owner} weight_decay", "in [0, 1)", dtype, lambda x: 0 <= x < 1)

@@ -8,7 +8,6 @@ when added, so a mistake is reported where it is made.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -16,15 +15,32 @@ import numpy as np
 
 from pysnn import registry
 from pysnn.connectivity import Connectivity
-from pysnn.errors import ConfigError
+from pysnn.errors import ConfigError, checked_array, narrowing, positive_int, real_number, shown
 from pysnn.learning import Learning, Trace
-from pysnn.plugin import DEFAULT_PORT, PluginSpec, describe_params
+from pysnn.plugin import (
+    DEFAULT_PORT,
+    Encoder,
+    LearningRule,
+    NeuronModel,
+    PluginSpec,
+    Reduction,
+    SynapseModel,
+    describe_params,
+)
 
 SPIKE_MONITORS = ("spike_counts", "spikes")
 DEFAULT_TRACE = "x"
 """Name of the trace that ``trace=`` gives a population (what rules read as ``x_pre``/``x_post``)."""
 RESERVED_NAMES = ("output", *SPIKE_MONITORS)
 """Names of a population's outputs, which a trace cannot take."""
+PLUGIN_BASES = {
+    "neuron": NeuronModel,
+    "synapse": SynapseModel,
+    "encoder": Encoder,
+    "reduction": Reduction,
+    "learning_rule": LearningRule,
+}
+"""Plugin kind -> the class that a plugin of that kind given as a class must derive from."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +123,30 @@ class Network:
     monitors: list[Monitor] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if isinstance(self.dt, bool) or not isinstance(self.dt, (int, float)) or not (0 < self.dt < math.inf):
-            raise ConfigError(f"dt must be a positive number of milliseconds, got {self.dt!r}")
-        self.dt = float(self.dt)
+        self.dt = _dt(self.dt, np.float64)
+
+    def check(self, dtype: np.dtype) -> None:
+        """Raise ``ConfigError`` unless every value of the description is valid as a simulation in
+        ``dtype`` holds it: dt, parameters, initial values, weights, trace time constants and
+        weight decay, after the cast (in float32, 1e39 becomes inf and 1e-50 becomes 0), and each
+        connectivity fits its populations' sizes. Each was checked in float64 where it was given;
+        ``compile`` checks them again, in its dtype, on what the (plain-data) description holds now."""
+        _dt(self.dt, dtype)
+        for pop in self.populations.values():
+            spec = pop.spec()
+            values(spec, pop.params, pop.n, "params", pop.name, dtype=dtype)
+            values(spec, pop.init, pop.n, "init", pop.name, dtype=dtype)
+            for name, trace in pop.traces.items():
+                trace.check(dtype, f"population {pop.name!r}: trace {name!r}")
+        for proj in self.projections.values():
+            source, target = self.populations[proj.source], self.populations[proj.target]
+            n_target = _check_sizes(proj.name, proj.connectivity, source, target)[1]
+            values(proj.spec(), proj.params, n_target, "params", proj.name, dtype=dtype)
+            checked_array(proj.connectivity.weights, f"projection {proj.name!r}: weights", dtype)
+            if proj.learning is not None:
+                proj.learning.check(dtype, f"projection {proj.name!r}: Learning")
+                rule = registry.spec_for("learning_rule", proj.learning.rule)
+                values(rule, proj.learning.params, n_target, "params", proj.name, proj.connectivity.weights.shape, dtype)
 
     def add_population(
         self,
@@ -145,7 +182,9 @@ class Network:
         """Add an input population whose output each step comes from an encoder and run inputs.
 
         At run time it takes an array of shape (batch, n) (the same values every step) or
-        (steps, batch, n) (one slice per step), e.g. rates in Hz for ``poisson``. ``traces`` /
+        (steps, batch, n) (one slice per step), e.g. rates in Hz for ``poisson``, which spikes
+        with probability ``rate * dt / 1000`` per step: at most once per step, so rates of
+        ``1000 / dt`` Hz and above spike at every step. ``traces`` /
         ``trace`` give it spike traces (spiking encoders only), as for ``add_population``.
         """
         return self._add(name, n, encoder, params, None, True, _traces(name, trace, traces))
@@ -171,8 +210,8 @@ class Network:
         one input.
         """
         for role, pop in (("source", source), ("target", target)):
-            if pop not in self.populations:
-                raise ConfigError(f"connect {role}={pop!r} is not a population; add it first ({self._pop_names()})")
+            if not isinstance(pop, str) or pop not in self.populations:
+                raise ConfigError(f"connect {role}={shown(pop)} is not a population; add it first ({self._pop_names()})")
         if self.populations[target].is_input:
             raise ConfigError(f"connect target={target!r} is an input population; inputs receive no projections")
         if not isinstance(connectivity, Connectivity):
@@ -182,17 +221,11 @@ class Network:
             )
         name = f"{source}->{target}" if name is None else name
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"projection name must be a non-empty string, got {name!r}")
+            raise ConfigError(f"projection name must be a non-empty string, got {shown(name)}")
         if name in self.projections:
             raise ConfigError(f"a projection named {name!r} exists already; pass name= to tell them apart")
-        sizes = (self.populations[source].n, self.populations[target].n)
-        for role, pop, want, got in zip(("source", "target"), (source, target), connectivity.shape(), sizes):
-            if want is not None and want != got:
-                raise ConfigError(
-                    f"{type(connectivity).__name__} connectivity of {name!r} has {role} size {want}, "
-                    f"but population {pop!r} has {got} neurons"
-                )
-        spec = registry.spec_for("synapse", synapse)
+        sizes = _check_sizes(name, connectivity, self.populations[source], self.populations[target])
+        spec = _spec("synapse", synapse, f"projection {name!r}: synapse")
         target_spec = self.populations[target].spec()
         port = _check_port(port, target_spec, name)
         missing = [var for var in spec.reads_target if var not in target_spec.state]
@@ -215,15 +248,19 @@ class Network:
         A state variable is recorded after every ``every``-th step of a run: shape
         (steps // every, batch, n) for per-sample variables, (steps // every, n) for shared ones.
         """
-        if population not in self.populations:
-            raise ConfigError(f"monitor population={population!r} is not a population ({self._pop_names()})")
+        if not isinstance(population, str) or population not in self.populations:
+            raise ConfigError(f"monitor population={shown(population)} is not a population ({self._pop_names()})")
         if not what:
             raise ConfigError(f"monitor needs what to record: {', '.join(SPIKE_MONITORS)} or a state variable")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ConfigError(f"monitor every={every!r} must be a positive integer number of steps")
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+            raise ConfigError(f"monitor every={shown(every)} must be a positive integer number of steps")
         pop = self.populations[population]
         spec = pop.spec()
         for item in what:
+            if not isinstance(item, str):
+                raise ConfigError(
+                    f"monitor what={shown(item)} must be a name: {', '.join(SPIKE_MONITORS)} or a state variable"
+                )
             if item in SPIKE_MONITORS:
                 if pop.is_input and spec.cls.output != "spike":
                     raise ConfigError(f"monitor {item!r}: input population {population!r} emits analog values, not spikes")
@@ -234,16 +271,17 @@ class Network:
                     f"choose from {', '.join(choices)}"
                 )
             if any(m.population == population and m.what == item for m in self.monitors) or what.count(item) > 1:
-                raise ConfigError(f"{item!r} of {population!r} is monitored already")
-        self.monitors += [Monitor(population, item, every if item not in SPIKE_MONITORS else 1) for item in what]
+                raise ConfigError(f"monitor what={item!r}: {item!r} of {population!r} is monitored already")
+        self.monitors += [Monitor(population, item, int(every) if item not in SPIKE_MONITORS else 1) for item in what]
 
     def compile(
         self, backend: str | None = None, *, dtype: str = "float32", batch_size: int | None = None, seed: int = 0
     ):
         """Compile for a backend (name; default ``$PYSNN_BACKEND`` or ``numba-cpu``).
 
-        ``dtype`` is float32 or float64; ``batch_size`` fixes the batch size now (else the first
-        run's inputs give it); ``seed`` keys every random number of the simulation.
+        ``dtype`` is float32 or float64 (not None), in which every value of the description is
+        checked again (``check``); ``batch_size`` fixes the batch size now (else the first run's
+        inputs give it); ``seed`` keys every random number of the simulation.
         """
         from pysnn.simulation import Simulation
 
@@ -251,13 +289,12 @@ class Network:
 
     def _add(self, name, n, model, params, init, is_input, traces, reductions=None) -> Population:
         if not isinstance(name, str) or not name.isidentifier():
-            raise ConfigError(f"population name must be a Python identifier, got {name!r}")
+            raise ConfigError(f"population name must be a Python identifier, got {shown(name)}")
         if name in self.populations:
             raise ConfigError(f"a population named {name!r} exists already")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ConfigError(f"population {name!r}: n must be a positive integer, got {n!r}")
-        n = int(n)
-        spec = registry.spec_for("encoder" if is_input else "neuron", model)
+        n = positive_int(n, f"population {name!r}: n")
+        kind, argument = ("encoder", "encoder") if is_input else ("neuron", "model")
+        spec = _spec(kind, model, f"population {name!r}: {argument}")
         if traces and is_input and spec.cls.output != "spike":
             raise ConfigError(f"population {name!r}: an analog input has no spikes to trace")
         clash = set(traces) & {*spec.state, *RESERVED_NAMES}
@@ -266,14 +303,18 @@ class Network:
                 f"population {name!r}: trace name(s) {sorted(clash)} are taken by its state variables or "
                 f"outputs ({', '.join([*RESERVED_NAMES, *spec.state])}); choose other names"
             )
-        reductions = dict(reductions or {})
+        reductions = {} if reductions is None else reductions
+        if not isinstance(reductions, Mapping):
+            raise ConfigError(
+                f"population {name!r}: reductions must be a dict of shared variable -> reduction, got {shown(reductions)}"
+            )
         for var, reduction in reductions.items():
             if var not in spec.shared_state:
                 raise ConfigError(
                     f"population {name!r}: reductions[{var!r}]: {spec.label} has no shared state variable {var!r}; "
                     f"shared ones: {', '.join(spec.shared_state) or 'none'}"
                 )
-            registry.spec_for("reduction", reduction)
+            _spec("reduction", reduction, f"population {name!r}: reductions[{var!r}]")
         pop = Population(
             name,
             n,
@@ -282,7 +323,7 @@ class Network:
             values(spec, init, n, "init", name),
             is_input,
             traces,
-            reductions,
+            dict(reductions),
         )
         self.populations[name] = pop
         return pop
@@ -298,10 +339,12 @@ def values(
     what: str,
     owner: str,
     synapses: tuple[int, ...] | None = None,
+    dtype: np.dtype = np.dtype(np.float64),
 ) -> dict[str, np.ndarray]:
     """Validate parameter or initial-value overrides: known names, scalar or (n,) (or, given the
     shape of a learned projection's weights, ``synapses``, also that shape: per synapse), finite,
-    and parameters inside their declared bounds (element-wise)."""
+    and parameters inside their declared bounds (element-wise), each as ``dtype`` holds it;
+    return them in ``dtype``."""
     if given is None:
         return {}
     if not isinstance(given, Mapping):
@@ -315,10 +358,7 @@ def values(
             else:
                 kind, listing = "state variable", ", ".join(known)
             raise ConfigError(f"{owner!r}: {spec.label} has no {kind} {key!r}; it has: {listing or 'none'}")
-        try:
-            array = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{owner!r}: {what}[{key!r}] must be a number or an array, got {value!r}") from exc
+        array = checked_array(value, f"{owner!r}: {what}[{key!r}]", dtype)
         if array.shape not in ((), (n,), synapses):
             shapes = f"a scalar or have shape ({n},)"
             if synapses is not None:
@@ -329,25 +369,25 @@ def values(
                 f"{owner!r}: {what}[{key!r}] of shape ({n},) is ambiguous: the projection has as many synapses as "
                 f"targets, so it could be per target or per synapse; such a projection takes scalars only"
             )
-        if not np.isfinite(array).all():
-            raise ConfigError(f"{owner!r}: {what}[{key!r}] must be finite, got {value!r}")
         if what == "params":
-            _check_bounds(spec, key, array, owner)
+            _check_bounds(spec, key, array, owner, value)
         out[key] = array
     return out
 
 
-def _check_bounds(spec: PluginSpec, name: str, array: np.ndarray, owner: str) -> None:
-    """Raise if an element of parameter ``name``'s ``array`` is outside its declared bounds."""
+def _check_bounds(spec: PluginSpec, name: str, array: np.ndarray, owner: str, given: Any) -> None:
+    """Raise if an element of parameter ``name``'s ``array`` (``given`` cast to the simulation
+    dtype) is outside its declared bounds."""
     decl = spec.param_decls[name]
-    outside = ~decl.allows(array)
+    outside = ~decl.allows(array.astype(np.float64))
     if outside.any():
         index = np.unravel_index(np.argmax(outside), array.shape)
         at = f" at index {', '.join(map(str, index))}" if array.ndim else ""
+        value, cast = float(np.asarray(given, dtype=np.float64)[index]), float(array[index])
         raise ConfigError(
             f"{owner!r}: {spec.label} parameter {name!r} must be {decl.bounds_text()}, got "
-            f"{float(array[index])!r}{at}; change it or leave it out for the default "
-            f"{decl.with_unit(decl.default)}"
+            f"{value!r}{at}{narrowing(array.dtype, cast) if cast != value else ''}; change it or leave it out "
+            f"for the default {decl.with_unit(decl.default)}"
         )
 
 
@@ -378,9 +418,9 @@ def _check_port(port: Any, target: PluginSpec, projection: str) -> str:
                 f"({', '.join(map(repr, ports))})"
             )
         return ports[0]
-    if port not in ports:
+    if not isinstance(port, str) or port not in ports:
         raise ConfigError(
-            f"projection {projection!r}: port={port!r} is not an input of {target.label}; its inputs: "
+            f"projection {projection!r}: port={shown(port)} is not an input of {target.label}; its inputs: "
             f"{', '.join(map(repr, ports))}"
         )
     return port
@@ -390,8 +430,8 @@ def _check_learning(learning: Any, name: str, connectivity: Connectivity, source
     """``learning`` with its rule parameters validated; errors name the projection."""
     if not isinstance(learning, Learning):
         raise ConfigError(f"projection {name!r}: learning must be a pysnn.Learning, got {learning!r}")
-    rule = registry.spec_for("learning_rule", learning.rule)
-    registry.spec_for("reduction", learning.reduction)
+    rule = _spec("learning_rule", learning.rule, f"projection {name!r}: Learning rule")
+    _spec("reduction", learning.reduction, f"projection {name!r}: Learning reduction")
     if connectivity.kind not in ("dense", "sparse"):
         raise ConfigError(
             f"projection {name!r}: learning needs Dense or Sparse connectivity, got {type(connectivity).__name__}"
@@ -416,3 +456,31 @@ def _check_learning(learning: Any, name: str, connectivity: Connectivity, source
         )
     params = values(rule, learning.params, target.n, "params", name, connectivity.weights.shape)
     return dataclasses.replace(learning, params=params)
+
+
+def _check_sizes(name: str, connectivity: Connectivity, source: Population, target: Population) -> tuple[int, int]:
+    """The sizes of ``source`` and ``target``, which must be those ``connectivity`` has."""
+    sizes = (source.n, target.n)
+    for role, pop, want, got in zip(("source", "target"), (source, target), connectivity.shape(), sizes):
+        if want is not None and want != got:
+            raise ConfigError(
+                f"{type(connectivity).__name__} connectivity of {name!r} has {role} size {want}, "
+                f"but population {pop.name!r} has {got} neurons"
+            )
+    return sizes
+
+
+def _dt(dt: Any, dtype: np.dtype) -> float:
+    """The time step ``dt`` as ``dtype`` holds it, which must be positive and finite."""
+    return real_number(dt, "dt", "a positive number of milliseconds", dtype, lambda x: x > 0)
+
+
+def _spec(kind: str, plugin: Any, what: str) -> PluginSpec:
+    """The spec of ``plugin``, given as argument ``what``: a registered name or a plugin class."""
+    base = PLUGIN_BASES[kind]
+    if not isinstance(plugin, str) and not (isinstance(plugin, type) and issubclass(plugin, base)):
+        raise ConfigError(
+            f"{what} must be the name of an installed {kind} plugin or a pysnn.{base.__name__} subclass, "
+            f"got {shown(plugin)}"
+        )
+    return registry.spec_for(kind, plugin)

@@ -172,6 +172,7 @@ def build_plan(network: Network, dtype: str, seed: int) -> Plan:
         raise ConfigError(f"seed must be an integer in [0, 2**64), got {seed!r}")
     if not network.populations:
         raise ConfigError("the network has no populations; add some with add_population/add_input")
+    network.check(dtype)
     clash = set(network.populations) & set(network.projections)
     if clash:
         raise ConfigError(f"names {sorted(clash)} are used by a population and a projection; rename one")
@@ -263,11 +264,13 @@ def _learning(
     if learning is None:
         return None
     rule = registry.spec_for("learning_rule", learning.rule)
+    with np.errstate(over="ignore"):  # a bound beyond the dtype's range becomes inf: it clips the same
+        wmin, wmax = np.asarray(learning.wmin, dtype), np.asarray(learning.wmax, dtype)
     return LearningPlan(
         rule=_bind(rule, learning.params, n_target, dt, dtype, connectivity.weights.shape),
         reduction=_bind(registry.spec_for("reduction", learning.reduction), {}, 1, dt, dtype),
-        wmin=np.asarray(learning.wmin, dtype),
-        wmax=np.asarray(learning.wmax, dtype),
+        wmin=wmin,
+        wmax=wmax,
         weight_decay=np.asarray(learning.weight_decay, dtype),
     )
 
@@ -286,9 +289,10 @@ def _traces_read(network: Network, projections: tuple[ProjectionPlan, ...], name
 
 
 def _float_dtype(value) -> np.dtype:
+    """``value`` as float32 or float64 (``np.dtype(None)`` would be float64: refused)."""
     try:
-        dtype = np.dtype(value)
-    except TypeError:
+        dtype = None if value is None else np.dtype(value)
+    except (TypeError, ValueError):
         dtype = None
     if dtype is None or dtype.name not in DTYPES:
         raise ConfigError(f"dtype must be 'float32' or 'float64', got {value!r}")

@@ -6,7 +6,7 @@ from typing import Mapping
 
 import numpy as np
 
-from pysnn.errors import ConfigError
+from pysnn.errors import ConfigError, shown
 from pysnn.network import Monitor
 
 
@@ -40,14 +40,13 @@ class RunResult:
         return list(self._records.items())
 
     def _get(self, population: str, what: str) -> np.ndarray:
-        try:
+        if isinstance(population, str) and isinstance(what, str) and (population, what) in self._records:
             return self._records[population, what]
-        except KeyError:
-            monitored = ", ".join(f"{p}.{w}" for p, w in self._records) or "nothing"
-            raise ConfigError(
-                f"{what!r} of {population!r} was not monitored (monitored: {monitored}); "
-                f"add net.monitor({population!r}, {what!r}) before compile"
-            ) from None
+        monitored = ", ".join(f"{p}.{w}" for p, w in self._records) or "nothing"
+        raise ConfigError(
+            f"{shown(what)} of {shown(population)} was not monitored (monitored: {monitored}); "
+            f"add net.monitor({shown(population)}, {shown(what)}) before compile"
+        )
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{p}.{w}: {a.shape}" for (p, w), a in self._records.items())

@@ -8,11 +8,24 @@ import numpy as np
 
 from pysnn import registry
 from pysnn.backend import Backend, RunArgs, backend_name
-from pysnn.errors import ConfigError, PluginError
+from pysnn.errors import (
+    ConfigError,
+    PluginError,
+    allocating,
+    as_array,
+    cast_values,
+    checked_array,
+    positive_int,
+    real_number,
+    shown,
+)
 from pysnn.network import Monitor, Network
 from pysnn.plan import PopulationPlan, build_plan
 from pysnn.results import RunResult
 from pysnn.state_keys import NeuronKey, OutputKey, RuleKey, StateKey, SynapseKey, TraceKey, WeightsKey
+
+MAX_STEP = 2**63 - 1
+"""The largest value of the step counter: compiled code counts steps in int64."""
 
 
 class Simulation:
@@ -24,7 +37,13 @@ class Simulation:
     """
 
     def __init__(self, network: Network, backend: str | None, dtype: str, batch_size: int | None, seed: int) -> None:
-        self.plan = build_plan(network, dtype, seed)
+        if not isinstance(network, Network):
+            raise ConfigError(f"network must be a pysnn.Network, got {shown(network)}; use Network.compile")
+        if backend is not None and not isinstance(backend, str):
+            raise ConfigError(f"backend must be a backend's name (e.g. 'numba-cpu', 'numpy') or None, got {shown(backend)}")
+        sizes = ", ".join(f"{pop.name}: {pop.n}" for pop in network.populations.values())
+        with allocating(f"compile: the network (population sizes {sizes}) is"):
+            self.plan = build_plan(network, dtype, seed)
         self._traces = {name: set(pop.traces) for name, pop in network.populations.items()}
         """Population -> the names of its declared traces (computed or not)."""
         self.backend = backend_name(backend)
@@ -32,10 +51,8 @@ class Simulation:
         if not (isinstance(backend_class, type) and issubclass(backend_class, Backend)):
             raise PluginError(f"backend {self.backend!r} is {backend_class!r}, not a pysnn.backend.Backend subclass")
         self._engine = backend_class(self.plan)
-        self.step = 0
-        """Steps simulated since the last reset."""
-        self.batch_size: int | None = None
-        """Batch size of the per-sample state; None until a run or ``reset(batch_size)``."""
+        self._step = 0
+        self._batch_size: int | None = None
         for key, array in self._shared_state().items():
             self._engine.write(key, array)
         if batch_size is not None:
@@ -44,6 +61,17 @@ class Simulation:
     @property
     def dtype(self) -> np.dtype:
         return self.plan.dtype
+
+    @property
+    def step(self) -> int:
+        """Steps simulated since the last reset (read-only; ``reset`` sets it to 0)."""
+        return self._step
+
+    @property
+    def batch_size(self) -> int | None:
+        """Batch size of the per-sample state; None until a run or ``reset(batch_size)``
+        (read-only: the state's arrays have this many rows)."""
+        return self._batch_size
 
     def run(
         self,
@@ -66,23 +94,26 @@ class Simulation:
         ``deferred=False`` applies the batch-reduced changes of shared state after every step
         (the paper's semantics); ``deferred=True`` keeps shared state fixed during the run and
         applies, when it ends, the sum over steps of the reduced changes (see the README).
-        Invalid arguments raise ``ConfigError`` and leave the simulation unchanged.
+        The step counter (``step``) may not pass 2**63 - 1. Invalid arguments raise
+        ``ConfigError`` and leave the simulation unchanged.
         """
-        inputs = self._check_input_mapping(inputs)
+        inputs = self._check_inputs(inputs)
+        ids = _sample_ids(sample_ids)
         steps = self._check_steps(steps, inputs)
-        batch = self._batch_size(inputs, sample_ids)
-        prepared = {name: self._prepare_input(self.plan.population(name), value) for name, value in inputs.items()}
-        ids = _sample_ids(sample_ids, batch)
+        batch = self._check_batch_size(inputs, ids)
+        prepared = {name: self._prepare_input(self.plan.population(name), array) for name, array in inputs.items()}
+        ids = np.arange(batch, dtype=np.uint64) if ids is None else ids
         for name, flag in (("learning", learning), ("deferred", deferred)):
             if not isinstance(flag, (bool, np.bool_)):
-                raise ConfigError(f"{name} must be True or False, got {flag!r}")
+                raise ConfigError(f"{name} must be True or False, got {shown(flag)}")
         rewards = self._check_reward(reward, steps, batch, bool(learning))
         args = RunArgs(
-            steps, self.step, ids, bool(learning), prepared, self._records(steps, batch), rewards, bool(deferred)
+            steps, self._step, ids, bool(learning), prepared, self._records(steps, batch), rewards, bool(deferred)
         )
-        self._engine.advance(args, self._per_sample_state(batch) if self.batch_size is None else {})
-        self.batch_size = batch
-        self.step += steps
+        added = {} if self._batch_size is not None else self._new_per_sample_state(batch, "inputs")
+        self._engine.advance(args, added)
+        self._batch_size = batch
+        self._step += steps
         return RunResult(args.records, steps, ids)
 
     def reset(self, batch_size: int | None = None) -> None:
@@ -90,17 +121,16 @@ class Simulation:
 
         Shared state (weights, learned thresholds) is kept. Without ``batch_size`` the next run
         takes its batch size from its inputs; with it, per-sample state is allocated now (e.g. to
-        ``set_state`` before running).
+        ``set_state`` before running). An invalid ``batch_size`` raises ``ConfigError`` and
+        changes nothing.
         """
+        batch_size = None if batch_size is None else positive_int(batch_size, "batch_size")
+        state = {} if batch_size is None else self._new_per_sample_state(batch_size, f"batch_size={batch_size}")
         self._engine.discard(lambda key: isinstance(key, WeightsKey) or self._is_shared(key))
-        self.batch_size = None
-        self.step = 0
-        if batch_size is not None:
-            if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-                raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-            for key, array in self._per_sample_state(int(batch_size)).items():
-                self._engine.write(key, array)
-            self.batch_size = int(batch_size)
+        for key, array in state.items():
+            self._engine.write(key, array)
+        self._batch_size = batch_size
+        self._step = 0
 
     def state(self, owner: str, variable: str) -> np.ndarray:
         """A copy of a state variable of a population or a projection's synapses.
@@ -111,16 +141,19 @@ class Simulation:
         return self._engine.read(self._state_key(owner, variable))
 
     def set_state(self, owner: str, variable: str, value: Any) -> None:
-        """Overwrite a state variable with ``value`` (broadcast to its shape)."""
+        """Overwrite a state variable with ``value`` (broadcast to its shape): finite numbers as the
+        simulation dtype holds them, or, for a spiking population's ``output``, 0/1 or bools."""
         key = self._state_key(owner, variable)
-        self._engine.write(key, self._checked_array(value, self._engine.read(key), f"{owner}.{variable}"))
+        what = f"set_state value of {owner}.{variable}"
+        self._engine.write(key, self._checked_array(value, self._engine.read(key), what))
 
     def weights(self, projection: str) -> np.ndarray:
         """A copy of a projection's weights (dense (n_source, n_target), sparse (nnz,), one-to-one (n,))."""
         return self._engine.read(self._weights_key(projection))
 
     def set_weights(self, projection: str, weights: Any) -> None:
-        """Overwrite a projection's weights (same shape as ``weights(projection)``)."""
+        """Overwrite a projection's weights (same shape as ``weights(projection)``, or broadcast to
+        it): finite as the simulation dtype holds them, exactly what ``Dense`` and ``Sparse`` accept."""
         key = self._weights_key(projection)
         self._engine.write(key, self._checked_array(weights, self._engine.read(key), f"weights of {projection!r}"))
 
@@ -128,20 +161,26 @@ class Simulation:
         """Scale each target neuron's incoming weights to sum to ``total`` (e.g. Diehl & Cook's
         78.4, after each presentation). Targets whose weights sum to 0 are left unchanged."""
         key = self._weights_key(projection)
-        if isinstance(total, bool) or not isinstance(total, (int, float)) or not np.isfinite(total):
-            raise ConfigError(f"normalize_weights total must be a finite number, got {total!r}")
+        target = real_number(total, "normalize_weights total", "a finite number", self.dtype)
         proj = next(p for p in self.plan.projections if p.name == projection)
         w = self._engine.read(key)
-        if proj.kind == "dense":
-            sums = w.sum(axis=0)
-        elif proj.kind == "sparse":
-            sums = np.bincount(proj.arrays["indices"], weights=w, minlength=self.plan.populations[proj.target].n)
-        else:
-            sums = w
-        sums = sums.astype(self.dtype)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(sums != 0, self.dtype.type(total) / sums, self.dtype.type(1)).astype(self.dtype)
-        self._engine.write(key, (w * (scale[proj.arrays["indices"]] if proj.kind == "sparse" else scale)).astype(self.dtype))
+        with np.errstate(all="ignore"):
+            if proj.kind == "dense":
+                sums = w.sum(axis=0)
+            elif proj.kind == "sparse":
+                sums = np.bincount(proj.arrays["indices"], weights=w, minlength=self.plan.populations[proj.target].n)
+            else:
+                sums = w
+            sums = sums.astype(self.dtype)
+            scale = np.where(sums != 0, self.dtype.type(target) / sums, self.dtype.type(1)).astype(self.dtype)
+            w = (w * (scale[proj.arrays["indices"]] if proj.kind == "sparse" else scale)).astype(self.dtype)
+        if not (np.isfinite(sums).all() and np.isfinite(w).all()):
+            raise ConfigError(
+                f"normalize_weights total={total!r} cannot be reached for {projection!r} in {self.dtype.name}: the "
+                "weights into some target sum to a value so large or so small that the sum or the scaled weights "
+                "are not finite; rescale the weights with set_weights first"
+            )
+        self._engine.write(key, w)
 
     def __repr__(self) -> str:
         return (
@@ -177,21 +216,29 @@ class Simulation:
                     state[RuleKey(proj.name, var)] = np.full((batch, n_synapses), value, self.dtype)
         return state
 
+    def _new_per_sample_state(self, batch: int, given_by: str) -> dict[StateKey, np.ndarray]:
+        """``_per_sample_state(batch)``, or a ``ConfigError`` naming the argument that set ``batch``
+        (``given_by``) if it is too large to allocate."""
+        with allocating(f"{given_by}: the per-sample state of {batch} samples is"):
+            return self._per_sample_state(batch)
+
     def _is_shared(self, key: StateKey) -> bool:
         return isinstance(key, NeuronKey) and self.plan.population(key.owner).plugin.spec.state[key.variable].shared
 
     def _state_key(self, owner: str, variable: str) -> StateKey:
-        if owner in (p.name for p in self.plan.populations):
+        if not isinstance(variable, str):
+            raise ConfigError(f"variable must be a state variable's name, got {shown(variable)}")
+        if isinstance(owner, str) and owner in (p.name for p in self.plan.populations):
             if variable == "output":
                 key = OutputKey(owner)
             else:
                 key = (TraceKey if variable in self._traces[owner] else NeuronKey)(owner, variable)
-        elif owner in (p.name for p in self.plan.projections):
+        elif isinstance(owner, str) and owner in (p.name for p in self.plan.projections):
             proj = next(p for p in self.plan.projections if p.name == owner)
             learned = proj.learning is not None and variable in proj.learning.rule.spec.state
             key = (RuleKey if learned else SynapseKey)(owner, variable)
         else:
-            raise ConfigError(f"{owner!r} is neither a population nor a projection of this network")
+            raise ConfigError(f"owner {shown(owner)} is neither a population nor a projection of this network")
         if key not in self._engine.keys():
             pop = next((p for p in self.plan.populations if p.name == owner), None)
             if pop is not None and variable in self._traces[owner]:
@@ -215,24 +262,24 @@ class Simulation:
         return (*proj.synapse.spec.state, *rule_state)
 
     def _weights_key(self, projection: str) -> StateKey:
-        if WeightsKey(projection) not in self._engine.keys():
+        if not isinstance(projection, str) or WeightsKey(projection) not in self._engine.keys():
             names = ", ".join(p.name for p in self.plan.projections) or "none"
-            raise ConfigError(f"no projection named {projection!r}; projections: {names}")
+            raise ConfigError(f"no projection named {shown(projection)}; projections: {names}")
         return WeightsKey(projection)
 
     @staticmethod
     def _checked_array(value: Any, current: np.ndarray, what: str) -> np.ndarray:
+        """``value`` as a new array of ``current``'s dtype and shape (broadcast), valid there."""
+        array = checked_array(value, what, current.dtype)
         try:
-            array = np.array(np.broadcast_to(np.asarray(value, dtype=current.dtype), current.shape))
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{what}: cannot use a value of shape {np.shape(value)} for shape {current.shape}") from exc
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise ConfigError(f"{what} must be finite")
-        return array
+            return np.array(np.broadcast_to(array, current.shape))
+        except ValueError as exc:
+            raise ConfigError(f"{what}: cannot use a value of shape {array.shape} for shape {current.shape}") from exc
 
     # -- run arguments --------------------------------------------------------------------------
 
-    def _check_input_mapping(self, inputs: Any) -> dict[str, Any]:
+    def _check_inputs(self, inputs: Any) -> dict[str, np.ndarray]:
+        """Input population -> its input as a numeric array (shapes and values checked later)."""
         inputs = {} if inputs is None else inputs
         if not isinstance(inputs, Mapping):
             raise ConfigError(f"inputs must be a dict of input population -> array, got {type(inputs).__name__}")
@@ -243,85 +290,78 @@ class Simulation:
         missing = [name for name in expected if name not in inputs]
         if missing:
             raise ConfigError(f"inputs is missing {missing}; every input population needs an array")
-        return dict(inputs)
+        return {name: as_array(value, f"inputs[{name!r}]") for name, value in inputs.items()}
 
-    def _check_steps(self, steps: Any, inputs: Mapping[str, Any]) -> int:
-        timed = {name: np.shape(value)[0] for name, value in inputs.items() if np.ndim(value) == 3}
+    def _check_steps(self, steps: Any, inputs: Mapping[str, np.ndarray]) -> int:
+        timed = {name: array.shape[0] for name, array in inputs.items() if array.ndim == 3}
         if steps is None:
             if not timed:
                 raise ConfigError("steps is required unless an input has shape (steps, batch, n)")
             steps = next(iter(timed.values()))
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+        steps = positive_int(steps, "steps")
         for name, length in timed.items():
             if length != steps:
                 raise ConfigError(f"inputs[{name!r}] has {length} steps along axis 0, but steps={steps}")
-        return int(steps)
+        if self._step + steps > MAX_STEP:
+            raise ConfigError(
+                f"steps={steps} would take the step counter from {self._step} past 2**63 - 1, the most that compiled "
+                "code counts; run fewer steps, or reset() to count from 0"
+            )
+        return steps
 
-    def _batch_size(self, inputs: Mapping[str, Any], sample_ids: Any) -> int:
-        sizes = {name: np.shape(value)[-2] for name, value in inputs.items() if np.ndim(value) in (2, 3)}
-        if sample_ids is not None:
-            sizes["sample_ids"] = np.size(sample_ids)
+    def _check_batch_size(self, inputs: Mapping[str, np.ndarray], ids: np.ndarray | None) -> int:
+        sizes = {name: array.shape[-2] for name, array in inputs.items() if array.ndim in (2, 3)}
+        if ids is not None:
+            sizes["sample_ids"] = ids.size
         if len(set(sizes.values())) > 1:
             raise ConfigError(f"batch sizes disagree: {sizes}; every input and sample_ids need the same batch size")
         if sizes:
             batch = next(iter(sizes.values()))
-        elif self.batch_size is not None:
-            batch = self.batch_size
+        elif self._batch_size is not None:
+            batch = self._batch_size
         else:
             raise ConfigError("no batch size: the network has no inputs; pass sample_ids= or compile(batch_size=...)")
         if batch == 0:
-            raise ConfigError("batch size is 0; give at least one sample")
-        if self.batch_size is not None and batch != self.batch_size:
+            raise ConfigError(f"batch size is 0: the inputs and sample_ids hold no sample ({sizes}); give at least one")
+        if self._batch_size is not None and batch != self._batch_size:
             raise ConfigError(
-                f"the simulation holds state for batch size {self.batch_size}, the inputs have {batch}; "
+                f"the simulation holds state for batch size {self._batch_size}, the inputs have {batch}; "
                 f"call reset() (or reset(batch_size={batch})) to start a new batch"
             )
         return batch
 
-    def _prepare_input(self, pop: PopulationPlan, value: Any) -> np.ndarray:
+    def _prepare_input(self, pop: PopulationPlan, array: np.ndarray) -> np.ndarray:
         what = f"inputs[{pop.name!r}]"
         cls = pop.plugin.spec.cls
-        try:
-            array = np.asarray(value)
-        except Exception as exc:  # noqa: BLE001 - anything that is not array-like
-            raise ConfigError(f"{what} must be an array, got {type(value).__name__}") from exc
         if array.ndim not in (2, 3) or array.shape[-1] != pop.n:
             raise ConfigError(
                 f"{what} must have shape (batch, {pop.n}) or (steps, batch, {pop.n}), got {array.shape}"
             )
-        if array.dtype.kind not in "biuf":
-            raise ConfigError(f"{what} must be numeric or bool, got dtype {array.dtype}")
-        if cls.input_dtype == "bool":
-            bad = (array != 0) & (array != 1)
-            expected = "0 or 1"
-        else:
-            with np.errstate(over="ignore", invalid="ignore"):
-                cast = array.astype(self.dtype)
-                lo, hi = cls.input_range
-                bad = ~(np.isfinite(cast) & (cast >= lo) & (cast <= hi))
-            expected = f"finite, within [{lo}, {hi}] in {self.dtype.name}"
+        dtype = np.dtype(bool) if cls.input_dtype == "bool" else self.dtype
+        lo, hi = cls.input_range
+        cast, bad = cast_values(array, dtype, lo, hi)
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
+            expected = "0 or 1" if dtype == bool else f"finite, within [{lo}, {hi}] in {dtype.name}"
             raise ConfigError(
                 f"{what} holds {cls.input_description} for the {pop.plugin.spec.label}; element {index} "
                 f"is {array[index].item()!r}, expected {expected}"
             )
-        dtype = np.dtype(bool) if cls.input_dtype == "bool" else self.dtype
-        return np.ascontiguousarray(array, dtype=dtype)
+        return np.ascontiguousarray(cast)
 
     def _records(self, steps: int, batch: int) -> dict[Monitor, np.ndarray]:
         records = {}
         for monitor in self.plan.monitors:
             pop = self.plan.population(monitor.population)
             if monitor.what == "spike_counts":
-                records[monitor] = np.zeros((batch, pop.n), np.int32)
+                shape, dtype = (batch, pop.n), np.int32
             elif monitor.what == "spikes":
-                records[monitor] = np.zeros((steps, batch, pop.n), bool)
+                shape, dtype = (steps, batch, pop.n), bool
             else:
                 shared = monitor.what in pop.plugin.spec.state and pop.plugin.spec.state[monitor.what].shared
-                shape = (pop.n,) if shared else (batch, pop.n)
-                records[monitor] = np.zeros((steps // monitor.every, *shape), self.dtype)
+                shape, dtype = (steps // monitor.every, *((pop.n,) if shared else (batch, pop.n))), self.dtype
+            with allocating(f"steps={steps}: the recording of {monitor.what!r} of {monitor.population!r}, shape {shape}, is"):
+                records[monitor] = np.zeros(shape, dtype)
         return records
 
     def _check_reward(self, reward: Any, steps: int, batch: int, learning: bool) -> np.ndarray | None:
@@ -332,19 +372,17 @@ class Simulation:
             return None
         if not self.plan.uses_reward:
             raise ConfigError("reward was given, but no learning rule of this network reads it")
-        array = np.asarray(reward, dtype=np.float64)
+        array = checked_array(reward, "reward", self.dtype)
         if array.shape not in ((batch,), (steps, batch)):
             raise ConfigError(f"reward must have shape (batch,) = ({batch},) or (steps, batch) = ({steps}, {batch}), got {array.shape}")
-        if not np.isfinite(array).all():
-            raise ConfigError("reward must be finite")
-        return np.ascontiguousarray(array, dtype=self.dtype)
+        return np.ascontiguousarray(array)
 
 
-def _sample_ids(sample_ids: Any, batch: int) -> np.ndarray:
+def _sample_ids(sample_ids: Any) -> np.ndarray | None:
+    """``sample_ids`` as a new uint64 array, or None (the default ids)."""
     if sample_ids is None:
-        return np.arange(batch, dtype=np.uint64)
-    ids = np.asarray(sample_ids)
-    if ids.ndim != 1 or ids.dtype.kind not in "iu" or (ids.dtype.kind == "i" and ids.size and ids.min() < 0):
-        raise ConfigError(f"sample_ids must be a 1-D array of non-negative integers, got {sample_ids!r}")
+        return None
+    ids = as_array(sample_ids, "sample_ids")
+    if ids.ndim != 1 or (ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0)):
+        raise ConfigError(f"sample_ids must be a 1-D array of non-negative integers, got {shown(sample_ids)}")
     return ids.astype(np.uint64)
-

@@ -7,7 +7,10 @@ from pysnn import kernel_math as km
 
 
 class Poisson(Encoder):
-    """Poisson spike trains: spike with probability ``rate * dt / 1000`` each step (rate in Hz)."""
+    """Poisson spike trains: spike with probability ``rate * dt / 1000`` each step (rate in Hz).
+
+    At most one spike per step (a Bernoulli approximation of the Poisson process, as BindsNET's):
+    rates of ``1000 / dt`` Hz and above spike at every step."""
 
     input_range = (0.0, math.inf)
     input_description = "firing rates in Hz"
