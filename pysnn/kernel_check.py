@@ -29,12 +29,16 @@ def jitted(bound: FunctionType):
     """The one Numba dispatcher of a bound kernel (cached on disk; compiled kernels call it).
 
     Compiled code is its only caller: without the wrappers that would let Python (or C) call it
-    a kernel compiles in about half the time, which is most of ``Network.compile``."""
+    a kernel compiles in about half the time, which is most of ``Network.compile``. Division by
+    zero follows IEEE (``error_model="numpy"``: inf or NaN, as on NumPy arrays) instead of
+    raising ``ZeroDivisionError``. A damaged cache entry is rebuilt (``pysnn.numba_cache``)."""
     import numba
 
     import pysnn.kernel_math_jit  # noqa: F401  (registers the kernel math for Numba)
+    from pysnn.numba_cache import repair_damaged
 
-    return numba.njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)(bound)
+    jit = numba.njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)
+    return repair_damaged(jit(bound))
 
 
 @lru_cache(maxsize=None)

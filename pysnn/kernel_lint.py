@@ -9,7 +9,8 @@ constructs that mean the same thing, with the same rounding, in both places are 
   ``for _ in range(n)`` with an integer literal ``n`` (sub-steps); a docstring;
 - numeric and bool literals, the kernel's arguments and locals, module-level numbers;
 - calls of public ``pysnn.kernel_math`` functions (under any import name), arguments by position,
-  and of the builtins in ``ALLOWED_BUILTINS``.
+  and of the builtins in ``ALLOWED_BUILTINS``; a constant draw index of ``uniform`` is an integer
+  in [0, 256).
 
 Value-dependent control flow (``if``, ``while``, ``a if c else b``, ``and``, ``or``, ``not``) is
 written with ``km.where`` and ``& | ~``: Python branches need one truth value, which an array has
@@ -46,6 +47,8 @@ _EXPRESSION = (
     "module-level numbers and kernel_math calls"
 )
 _MISSING = object()
+_NUMBERS = (bool, int, float, np.bool_, np.integer, np.floating)
+"""The module-level values a kernel may read."""
 
 
 def check_kernel_body(func: FunctionType, definition: ast.FunctionDef, kernel: str) -> None:
@@ -212,7 +215,7 @@ class _Lint:
         value = self.resolve(node)
         if value is _MISSING:
             self.fail(node, f"the name {node.id!r}", "it is neither an argument, a local nor defined in the plugin's module")
-        if isinstance(value, bool | int | float | np.bool_ | np.integer | np.floating):
+        if isinstance(value, _NUMBERS):
             return
         self.fail(
             node,
@@ -232,6 +235,31 @@ class _Lint:
             self.fail(node, f"`{ast.unparse(node)}`", "pass the arguments of kernel functions by position")
         for arg in node.args:
             self.expression(arg)
+        if target is kernel_math.uniform and len(node.args) == 2:
+            self.draw_index(node.args[1])
+
+    def draw_index(self, node: ast.expr) -> None:
+        """A constant index of ``km.uniform`` must be an integer in [0, DRAWS): any other would
+        give NaN at every step (``kernel_math.uniform``); a computed one is checked when drawn."""
+        index = self.constant(node)
+        if index is not _MISSING and not (0 <= index < kernel_math.DRAWS and float(index).is_integer()):
+            written = ast.unparse(node)
+            self.fail(
+                node,
+                f"the draw index {written}" + ("" if written == repr(index) else f" (= {index!r})"),
+                f"{self.km or 'km'}.uniform(rng, i) takes an integer 0 <= i < {kernel_math.DRAWS}: each element has "
+                f"{kernel_math.DRAWS} independent draws per step (i >= {kernel_math.DRAWS} would be another element's)",
+            )
+
+    def constant(self, node: ast.expr) -> object:
+        """The value of a number literal, a signed one or a module-level number; else ``_MISSING``."""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
+            value = self.constant(node.operand)
+            return value if value is _MISSING or isinstance(node.op, ast.UAdd) else -value
+        if isinstance(node, ast.Constant):
+            return node.value
+        value = self.resolve(node) if isinstance(node, ast.Name) else _MISSING
+        return value if isinstance(value, _NUMBERS) else _MISSING
 
     def call_fix(self, node: ast.expr, target: object) -> str:
         called = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")

@@ -172,14 +172,32 @@ def cast_like(x, like):
     return np.asarray(x).astype(np.asarray(like).dtype)
 
 
+DRAWS = 1 << int(_rng.DRAW_BITS)
+"""Draws per element and step: ``uniform(rng, i)`` takes 0 <= i < DRAWS (see ``pysnn.rng``)."""
+
+
 def uniform(rng, i):
-    """The ``i``-th (0 <= i < 256) uniform float64 draw in [0, 1) of the element keyed ``rng``.
+    """The ``i``-th (an integer 0 <= i < 256) uniform float64 draw in [0, 1) of the element
+    keyed ``rng``.
 
     ``rng`` is the kernel argument of that name; each index gives an independent draw. The draw
     is float64 whatever the simulation dtype: compare it directly, or ``cast_like`` it before
     arithmetic in a float32 model.
+
+    Any other ``i`` (negative, >= 256, fractional, NaN) gives NaN, on every backend, which
+    compares false. Each element owns 256 consecutive counters (``pysnn.rng.DRAW_BITS``): the
+    counter of i >= 256 would be the next element's, a negative i the previous one's (and its
+    conversion differs between NumPy and compiled code). The limit is enforced rather than lifted
+    by hashing the index into the key, which would change every existing draw (or need a second
+    key scheme beyond 255); a constant index out of range is rejected when the plugin loads
+    (``pysnn.kernel_lint``). The check costs nothing for a constant index in compiled code.
     """
     key = np.asarray(rng, np.uint64)
+    i = np.asarray(i)
+    in_range = (i >= 0) & (i < DRAWS)
+    counter = np.where(in_range, i, 0).astype(np.uint64)
     with np.errstate(over="ignore"):
-        bits = _rng.mix(key + np.uint64(i) * _rng.GOLDEN)
-    return (bits >> SHIFT_11).astype(np.float64) * UNIT_53
+        bits = _rng.mix(key + counter * _rng.GOLDEN)
+    draws = (bits >> SHIFT_11).astype(np.float64) * UNIT_53
+    valid = in_range & (counter == i)
+    return draws if valid.all() else np.where(valid, draws, np.nan)  # no pass over the draws for a valid constant

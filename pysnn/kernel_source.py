@@ -19,23 +19,28 @@ For the CUDA target (``target="cuda"``) the kernel's ``+ - * /`` on values then 
 NVVM cannot fuse into multiply-adds; ``range()`` arguments stay as they are.
 
 The rewritten function is written to a file named by the hash of its content (so Numba can cache
-what is compiled from it) and imported; every backend runs that same function object. The file
-also maps each of the function's lines to its line in the original function (``LINES``, offsets
-from its first line, so that the content does not depend on where the function sits in its file):
-errors name the plugin's own file and line (``original_line``).
+what is compiled from it; a file found with other content is damaged and rewritten) and imported;
+every backend runs that same function object. The file also maps each of the function's lines to
+its line in the original function (``LINES``, offsets from its first line, so that the content
+does not depend on where the function sits in its file): errors name the plugin's own file and
+line (``original_line``).
 """
 
 from __future__ import annotations
 
 import ast
+import atexit
 import copy
 import hashlib
 import importlib.util
 import inspect
 import math
 import os
+import shutil
 import sys
 import tempfile
+import warnings
+from functools import lru_cache
 from pathlib import Path
 from types import FunctionType, ModuleType
 
@@ -58,17 +63,52 @@ def _rounded_name(function: str) -> str:
     return f"__pysnn_{function}__"
 
 
+CACHE_ENV = "PYSNN_CACHE_DIR"
+
+
+class CacheWarning(UserWarning):
+    """The on-disk cache could not be used as it was: a damaged entry was dropped and rebuilt, or
+    the cache folder is not writable and a temporary one is used instead. Nothing is wrong with
+    the results; the warning says why this process compiles again."""
+
+
 def cache_dir() -> Path:
-    """Folder for generated sources and Numba's cache: ``$PYSNN_CACHE_DIR`` or ~/.cache/pysnn."""
-    root = os.environ.get("PYSNN_CACHE_DIR")
+    """Folder for generated sources and Numba's cache: ``$PYSNN_CACHE_DIR`` or ~/.cache/pysnn
+    (``$XDG_CACHE_HOME/pysnn``), one subfolder per pysnn version.
+
+    If that folder cannot be created or written (read-only, under a file), a private temporary
+    folder is used instead for the rest of the process, with one ``CacheWarning``: simulations
+    still compile (generated sources must be real files for Numba), they are only not cached.
+    """
+    root = os.environ.get(CACHE_ENV)
     if root:
         path = Path(root)
     else:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         path = base / "pysnn"
-    path = path / __version__
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _usable(path / __version__)
+
+
+@lru_cache(maxsize=None)
+def _usable(path: Path) -> Path:
+    """``path``, created, if this process can write into it; else a temporary folder (once per
+    path). The fallback is private to the process (``mkdtemp``: a predictable shared folder would
+    let another user plant code, or pickles Numba loads, in it) and removed when it exits."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+        return path
+    except OSError as exc:
+        fallback = Path(tempfile.mkdtemp(prefix="pysnn-cache-"))
+        atexit.register(shutil.rmtree, fallback, ignore_errors=True)
+        warnings.warn(
+            CacheWarning(
+                f"pysnn cannot write its cache folder {path} ({exc.strerror or exc}); compiling into the "
+                f"temporary folder {fallback} instead, so nothing is cached for the next process. "
+                f"Set {CACHE_ENV} to a writable folder to cache compiled code"
+            )
+        )
+        return fallback
 
 
 class _BindLiterals(ast.NodeTransformer):
@@ -222,15 +262,16 @@ def import_generated(source: str, prefix: str, folder: str) -> ModuleType:
     """Import ``source`` from ``cache_dir()/folder/<prefix>_<hash of source>.py``.
 
     A real file, so that Numba can cache what it compiles from it; imported once per process.
+    The module runs ``source`` itself, compiled here: no bytecode file is read or written (a
+    truncated ``.pyc`` would break every later import), and what runs is what was hashed.
     """
     name = f"{prefix}_{hashlib.sha256(source.encode()).hexdigest()[:20]}"
     if name not in sys.modules:
         path = write_once(cache_dir() / folder / f"{name}.py", source)
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
+        module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(name, path))
         sys.modules[name] = module
         try:
-            spec.loader.exec_module(module)
+            exec(compile(source, str(path), "exec"), module.__dict__)
         except BaseException:
             del sys.modules[name]
             raise
@@ -238,11 +279,22 @@ def import_generated(source: str, prefix: str, folder: str) -> ModuleType:
 
 
 def write_once(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically unless the file already holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text() != text:
+    """Write ``text`` to ``path`` atomically unless the file already holds it.
+
+    The files are content-addressed (their name is the hash of their text), so a file that holds
+    anything else is damaged (truncated, overwritten): it is replaced, with a ``CacheWarning``.
+    """
+    data = text.encode()
+    try:
+        held = path.read_bytes()
+    except FileNotFoundError:
+        held = None
+    if held != data:
+        if held is not None:
+            warnings.warn(CacheWarning(f"pysnn replaced the damaged generated source {path}"))
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     return path

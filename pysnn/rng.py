@@ -12,7 +12,9 @@ sequential inputs.
 - ``stream_key(seed, stream)``: one key per random stream (one per population), once per run.
 - ``step_key(stream_key, sample_id, step)``: one key per sample and step.
 - ``element_key(step_key, index)``: the key handed to a kernel as its ``rng`` argument.
-- ``kernel_math.uniform(rng, i)``: the i-th uniform draw (0 <= i < 256) of that element.
+- ``kernel_math.uniform(rng, i)``: the i-th uniform draw (0 <= i < 256) of that element, from the
+  counter ``rng + i * GOLDEN``. Neighbouring elements' keys are 2**DRAW_BITS counters apart, so
+  any other ``i`` would draw a neighbour's number: it gives NaN instead.
 
 All functions work element-wise on ``uint64`` NumPy arrays and compile under Numba for scalars.
 """
@@ -28,7 +30,8 @@ _S27 = np.uint64(27)
 _S30 = np.uint64(30)
 _S31 = np.uint64(31)
 DRAW_BITS = np.uint64(8)
-"""Each element owns 2**8 consecutive counters: ``uniform(rng, i)`` accepts 0 <= i < 256."""
+"""Each element owns 2**8 consecutive counters: ``uniform(rng, i)`` accepts 0 <= i < 256
+(``kernel_math.DRAWS``; a constant index outside is rejected at load, another draws NaN)."""
 
 
 def mix(z):

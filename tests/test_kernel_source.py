@@ -290,7 +290,8 @@ def test_write_once_keeps_identical_files(tmp_path):
     path = kernel_source.write_once(tmp_path / "sub" / "a.py", "x = 1\n")
     stamp = path.stat().st_mtime_ns
     assert kernel_source.write_once(path, "x = 1\n") == path and path.stat().st_mtime_ns == stamp
-    kernel_source.write_once(path, "x = 2\n")
+    with pytest.warns(kernel_source.CacheWarning, match="replaced the damaged generated source"):
+        kernel_source.write_once(path, "x = 2\n")  # content-addressed: other content is damage
     assert path.read_text() == "x = 2\n"
     assert sorted(p.name for p in path.parent.iterdir()) == ["a.py"]  # no temporary files left
 

@@ -16,6 +16,7 @@ from pysnn.errors import PluginError
 from pysnn.kernel_check import check_kernel
 from pysnn.kernel_source import import_generated
 from pysnn.lowering import resolve
+from pysnn.numba_cache import repair_damaged_in
 from pysnn.plan import Plan
 from pysnn.plugin import Kernel
 from pysnn.state_keys import StateKey
@@ -102,6 +103,7 @@ class NumbaCPUBackend(Backend):
         if key not in self._compiled:
             generated = generate(self.plan, timed_inputs, reward_ndim, parallel, deferred)
             module = import_generated(generated.source, "pysnn_run", "numba")
+            repair_damaged_in(module)
             if os.environ.get(SHOW_CODE_ENV, "") not in ("", "0"):
                 print(f"pysnn: generated run module {module.__file__}", file=sys.stderr)
             self._compiled[key] = (module, generated.args)
