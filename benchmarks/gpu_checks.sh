@@ -9,10 +9,13 @@
 #    bit, in float32 and float64 (tests/scripts/cuda_kernels.py; CI runs it under the simulator),
 #    bound for the CPU (multiply-adds fused) and for CUDA (explicitly rounded arithmetic), and how
 #    a * b + c rounds there (benchmarks/gpu_fma_probe.py);
-# 3. the whole test suite against that machine's numpy/numba (8 workers), unless --no-suite.
+# 3. the numba-cuda backend on the device: its tests and the shared properties against NumPy
+#    (tests/test_cuda_backend.py etc., NUMBA_ENABLE_CUDASIM=0), then benchmarks/gpu_benchmarks.py
+#    (experiment 1, bit-identity, time to the first step; a table in OUT_DIR/gpu-benchmarks.md);
+# 4. the whole test suite against that machine's numpy/numba (8 workers), unless --no-suite.
 # Each step's output is also written to OUT_DIR (default $OUT, else /tmp/pysnn-gpu-checks).
 set -u
-export PYTHONUNBUFFERED=1 PYSNN_CACHE_DIR=/tmp/pysnn-cache
+export PYTHONUNBUFFERED=1 PYSNN_CACHE_DIR=/tmp/pysnn-cache NUMBA_ENABLE_CUDASIM=0
 suite=1
 if [ "${1:-}" = "--no-suite" ]; then suite=0; shift; fi
 out=${1:-${OUT:-/tmp/pysnn-gpu-checks}}
@@ -24,9 +27,8 @@ python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . -e plug
 python3 - <<'EOF' | tee -a "$out/device.txt"
 import platform, numba, numpy
 from importlib.metadata import version
-if not hasattr(numpy, "row_stack"):  # as in tests/scripts/cuda_kernels.py
-    numpy.row_stack = numpy.vstack
-from numba import cuda
+from pysnn.cuda_support import numba_cuda
+cuda = numba_cuda()
 device = cuda.get_current_device()
 print(f"python {platform.python_version()}, numpy {numpy.__version__}, numba {numba.__version__}, "
       f"numba-cuda {version('numba-cuda')}, {device.name.decode() if isinstance(device.name, bytes) else device.name}, "
@@ -44,6 +46,16 @@ done
 
 echo "## rounding of a * b + c on the device"
 python3 -W ignore benchmarks/gpu_fma_probe.py 2>&1 | tee "$out/fma-probe.txt"
+
+echo "## numba-cuda backend tests on the device"
+python3 -m pytest -q -x -p no:cacheprovider tests/test_cuda_backend.py tests/test_backend_equality.py \
+    tests/test_batch_independence.py tests/test_learning.py -k "cuda or compiled or batch or sample_ids" 2>&1 \
+    | tee "$out/cuda-tests.txt" | tail -n 15
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+echo "## numba-cuda benchmarks"
+timeout 300 python3 -W ignore benchmarks/gpu_benchmarks.py "$out" 2>&1 | grep -v "^pysnn: compiling" | tee "$out/benchmarks.txt"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 if [ $suite -eq 1 ]; then
     echo "## test suite"

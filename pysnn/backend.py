@@ -97,6 +97,12 @@ class Backend(ABC):
         self._state = work
 
     @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this backend cannot run on this machine (a package, a driver or a device is
+        missing), or None if it can."""
+        return None
+
+    @classmethod
     @abstractmethod
     def check_kernel(cls, kernel: Kernel, bound: FunctionType, dtype: np.dtype, label: str) -> None:
         """Raise ``PluginError`` (prefixed with ``label``) unless ``bound``, the kernel rewritten

@@ -43,9 +43,9 @@ def clipped_weight(w, wmin, wmax):
 KERNELS = {f.__name__: f for f in (trace, additive_trace, decayed_weight, clipped_weight)}
 
 
-def bound(name: str, dtype: np.dtype) -> FunctionType:
-    """The built-in kernel ``name`` bound to ``dtype`` (memoised by ``bind_kernel``)."""
-    return bind_kernel(KERNELS[name], dtype)
+def bound(name: str, dtype: np.dtype, target: str = "cpu") -> FunctionType:
+    """The built-in kernel ``name`` bound to ``dtype`` for ``target`` (memoised by ``bind_kernel``)."""
+    return bind_kernel(KERNELS[name], dtype, target)
 
 
 def trace_kernel(additive: bool) -> str:

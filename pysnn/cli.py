@@ -1,4 +1,4 @@
-"""The ``pysnn`` command: list plugins, run the scaling experiment."""
+"""The ``pysnn`` command: list plugins, run the scaling experiment, fetch and verify data sets."""
 
 from __future__ import annotations
 
@@ -29,6 +29,17 @@ def plugins(args: argparse.Namespace) -> int:
         broken += error is not None
         print(f"{entry.kind:<13} {entry.name:<24} {entry.package:<20} {entry.version:<8} {status}")
     return 1 if broken else 0
+
+
+def backends(args: argparse.Namespace) -> int:
+    """List the installed backends and whether each can run on this machine (if not, why)."""
+    default = backend_name(None)
+    for entry, error in registry.report("backend"):
+        reason = error if error is not None else registry.load("backend", entry.name).unavailable()
+        status = "usable" if reason is None else f"not usable: {reason}"
+        mark = " (default)" if entry.name == default else ""
+        print(f"{entry.name + mark:<22} {entry.package:<20} {status}")
+    return 0
 
 
 def _check_plugins() -> int:
@@ -73,12 +84,46 @@ def scaling(args: argparse.Namespace) -> int:
     return 0
 
 
+def data_fetch(args: argparse.Namespace) -> int:
+    """Download the MNIST files missing from the data folder."""
+    from pysnn.datasets import fetch_mnist
+    from pysnn.errors import ConfigError
+
+    try:
+        fetch_mnist(args.root, report=lambda path, status: print(f"{path}  {status}", flush=True))
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def data_verify(args: argparse.Namespace) -> int:
+    """Check the MNIST files in the data folder against their checksums."""
+    from pysnn.datasets import mnist_dir, verify_mnist
+
+    print(f"MNIST in {mnist_dir(args.root)}")
+    report = verify_mnist(args.root)
+    for name, status in report.items():
+        print(f"{name:<24} {status}")
+    bad = sum(status != "ok" for status in report.values())
+    if bad:
+        root = "" if args.root is None else f" --root {args.root}"
+        print(
+            f"error: {bad} of {len(report)} MNIST files missing or damaged: delete the damaged ones, then run "
+            f"`pysnn data fetch{root}`",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pysnn", description="Mini-batch spiking neural network simulation.")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("plugins", help=plugins.__doc__)
     listing.add_argument("--check", action="store_true", help="also compile each plugin's kernels for every backend")
     listing.set_defaults(func=plugins)
+    commands.add_parser("backends", help=backends.__doc__).set_defaults(func=backends)
     exp = commands.add_parser("scaling", help=scaling.__doc__)
     exp.add_argument(
         "--backend",
@@ -93,6 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--threads", type=int, default=0, help="Numba threads (default: all cores)")
     exp.add_argument("--stdp", action="store_true", help="the paper's STDP variant (traces, PostPre learning)")
     exp.set_defaults(func=scaling)
+    data = commands.add_parser("data", help="Download (fetch) or check (verify) the MNIST files.")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    for name, func in (("fetch", data_fetch), ("verify", data_verify)):
+        sub = data_commands.add_parser(name, help=func.__doc__)
+        sub.add_argument(
+            "--root",
+            default=None,
+            help="data folder (default: $PYSNN_DATA or ~/.cache/pysnn/data); MNIST is read from it or its mnist/",
+        )
+        sub.set_defaults(func=func)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -30,21 +30,23 @@ def _is_float32(*args):
     return np.result_type(*(numpy_support.as_dtype(a) for a in args)) == np.float32
 
 
-def _register(overload, register_jitable) -> SimpleNamespace:
-    """Register every kernel-math form with one target's ``overload`` and ``register_jitable``;
-    return the RNG helpers that generated code calls."""
+def _register(overload, register_jitable, ops: SimpleNamespace) -> SimpleNamespace:
+    """Register every kernel-math form with one target's ``overload`` and ``register_jitable``,
+    built on that target's ``ops`` (``_CPU_OPS``); return the RNG helpers that generated code
+    calls."""
     mix = register_jitable(rng.mix)
     step_key = register_jitable(rng.step_key)
     element_key = register_jitable(rng.element_key)
-    _exp_reduced = register_jitable(km.exp_reduced)
-    _log_reduced = register_jitable(km.log_reduced)
+    _exp_reduced = register_jitable(ops.exp_reduced)
+    _log_reduced = register_jitable(ops.log_reduced)
+    rint, sqrt32, sqrt64, floor32, floor64 = ops.rint, ops.sqrt32, ops.sqrt64, ops.floor32, ops.floor64
 
     @register_jitable
     def exp64(x):
         if x != x:
             return x
         xc = min(max(x, km.EXP_MIN_ARG), km.EXP_MAX_ARG)
-        k = np.rint(xc * km.INV_LN2)
+        k = rint(xc * km.INV_LN2)
         return math.ldexp(_exp_reduced(xc, k), int(k))
 
     @register_jitable
@@ -87,13 +89,13 @@ def _register(overload, register_jitable) -> SimpleNamespace:
     @overload(km.sqrt)
     def _sqrt(x):
         if _is_scalar(x):
-            return lambda x: np.sqrt(x)
+            return (lambda x: sqrt32(x)) if _is_float32(x) else (lambda x: sqrt64(np.float64(x)))
         return None
 
     @overload(km.floor)
     def _floor(x):
         if _is_scalar(x):
-            return lambda x: np.floor(x)
+            return (lambda x: floor32(x)) if _is_float32(x) else (lambda x: floor64(np.float64(x)))
         return None
 
     @overload(km.where)
@@ -131,9 +133,12 @@ def _register(overload, register_jitable) -> SimpleNamespace:
     def _uniform(rng_key, i):
         if _is_scalar(rng_key, i):
 
-            def impl(rng_key, i):
-                bits = mix(np.uint64(rng_key) + np.uint64(i) * rng.GOLDEN)
-                return np.float64(bits >> km.SHIFT_11) * km.UNIT_53
+            def impl(rng_key, i):  # branch-free, as the NumPy form: NaN unless i is an integer in [0, DRAWS)
+                in_range = (i >= 0) & (i < km.DRAWS)
+                counter = np.uint64(i if in_range else 0)
+                bits = mix(np.uint64(rng_key) + counter * rng.GOLDEN)
+                draw = np.float64(bits >> km.SHIFT_11) * km.UNIT_53
+                return draw if in_range & (counter == i) else np.nan
 
             return impl
         return None
@@ -141,7 +146,14 @@ def _register(overload, register_jitable) -> SimpleNamespace:
     return SimpleNamespace(mix=mix, step_key=step_key, element_key=element_key)
 
 
-_cpu = _register(numba.extending.overload, numba.extending.register_jitable)
+_CPU_OPS = SimpleNamespace(
+    rint=np.rint, sqrt32=np.sqrt, sqrt64=np.sqrt, floor32=np.floor, floor64=np.floor,
+    exp_reduced=km.exp_reduced, log_reduced=km.log_reduced,
+)
+"""What the kernel math is built on, on the CPU: NumPy's exact operations, and the reduced forms
+of exp and log as written (LLVM does not contract a * b + c on the CPU without fastmath)."""
+
+_cpu = _register(numba.extending.overload, numba.extending.register_jitable, _CPU_OPS)
 mix, step_key, element_key = _cpu.mix, _cpu.step_key, _cpu.element_key
 
 
@@ -150,6 +162,17 @@ def register_cuda() -> None:
     """Register the kernel math, and the rounded arithmetic that kernels bound for the CUDA target
     call (``kernel_rounding``), for numba-cuda's CUDA target (once; needs numba-cuda)."""
     from numba.cuda import extending as cuda_extending
+    from numba.cuda import libdevice
 
-    _register(cuda_extending.overload, cuda_extending.register_jitable)
+    from pysnn.kernel_source import bind_kernel
+
     kernel_rounding.register_cuda()
+    float64 = np.dtype(np.float64)
+    ops = SimpleNamespace(  # libdevice's exact operations; NumPy's ufuncs do not compile for CUDA
+        rint=libdevice.rint, sqrt32=libdevice.sqrtf, sqrt64=libdevice.sqrt, floor32=libdevice.floorf,
+        floor64=libdevice.floor,
+        # with rounded arithmetic, which NVVM cannot contract into multiply-adds
+        exp_reduced=bind_kernel(km.exp_reduced, float64, "cuda"),
+        log_reduced=bind_kernel(km.log_reduced, float64, "cuda"),
+    )
+    _register(cuda_extending.overload, cuda_extending.register_jitable, ops)

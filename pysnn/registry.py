@@ -116,10 +116,11 @@ def _spec_of_class(cls: Any) -> PluginSpec:
     return inspect_plugin(cls, f"plugin class {getattr(cls, '__module__', '?')}.{name}")
 
 
-def report() -> list[tuple[Entry, str | None]]:
-    """Every installed plugin with ``None`` if it loads and validates, else the error message."""
+def report(*kinds: str) -> list[tuple[Entry, str | None]]:
+    """Every installed plugin (of ``kinds``, default all) with ``None`` if it loads and
+    validates, else the error message."""
     rows = []
-    for kind in GROUPS:
+    for kind in kinds or GROUPS:
         for entry in entries(kind):
             try:
                 _load(kind, entry.name)

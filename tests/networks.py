@@ -8,7 +8,13 @@ import numpy as np
 from hypothesis import strategies as st
 
 import pysnn
-from pysnn import Dense, Network, OneToOne, Sparse
+from pysnn import Dense, Network, OneToOne, Sparse, registry
+
+COMPILED_BACKENDS = tuple(
+    name for name in registry.names("backend") if name != "numpy" and registry.load("backend", name).unavailable() is None
+)
+"""The backends besides the NumPy reference that can run here (numba-cuda: on a GPU, or on Numba's
+CUDA simulator, which tests/conftest.py selects unless told otherwise)."""
 
 NEURON_MODELS = ("lif", "adaptive_lif", "if_subtractive", "izhikevich", "qif", "lif_cond", "adex")
 ENCODERS = ("poisson", "bernoulli", "current", "spikes")
@@ -132,3 +138,17 @@ def assert_identical(a: dict, b: dict, rows: list[int] | None = None) -> None:
             x = np.take(x, rows, axis=axis)
         assert x.dtype == y.dtype and x.shape == y.shape, (key, x.shape, y.shape)
         assert x.tobytes() == y.tobytes(), f"{key} differs:\n{x}\n{y}"
+
+
+def full_state(sim: pysnn.Simulation) -> dict:
+    """Every state array the backend holds, the step counter and the batch size."""
+    return {key: sim._engine.read(key) for key in sim._engine.keys()} | {"step": sim.step, "batch": sim.batch_size}
+
+
+def assert_unchanged(before: dict, sim: pysnn.Simulation) -> None:
+    """``sim``'s ``full_state`` equals ``before``."""
+    after = full_state(sim)
+    assert before.keys() == after.keys()
+    for key in before:
+        assert np.array_equal(before[key], after[key]), key
+

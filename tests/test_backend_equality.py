@@ -1,24 +1,30 @@
-"""The Numba CPU backend reproduces the NumPy reference bit for bit (same float operations in the
-same order), for random networks of every standard model, encoder, synapse and connectivity
+"""Every compiled backend (numba-cpu, numba-cuda) reproduces the NumPy reference bit for bit (same
+float operations in the same order), for random networks of every standard model, encoder, synapse and connectivity
 kind, in float32 and float64, with and without learning, across consecutive runs."""
 
 import numpy as np
 from hypothesis import find, given, settings, target
 from hypothesis import strategies as st
 
-from networks import assert_identical, cases, snapshot
+from networks import COMPILED_BACKENDS, assert_identical, cases, snapshot
 
 
 def neuron_spikes(result) -> int:
     return int(sum(a.sum() for (pop, what), a in result.items() if what == "spike_counts" and pop.startswith("pop")))
 
 
-@given(case=cases(), dtype=st.sampled_from(["float32", "float64"]), batch=st.integers(1, 4), learning=st.booleans())
-def test_numba_cpu_equals_numpy(case, dtype, batch, learning):
+@given(
+    case=cases(),
+    dtype=st.sampled_from(["float32", "float64"]),
+    batch=st.integers(1, 4),
+    learning=st.booleans(),
+    backend=st.sampled_from(COMPILED_BACKENDS),
+)
+def test_compiled_backend_equals_numpy(case, dtype, batch, learning, backend):
     samples = list(range(batch))
     snapshots = []
-    for backend in ("numpy", "numba-cpu"):
-        sim = case.network.compile(backend=backend, dtype=dtype, seed=7)
+    for engine in ("numpy", backend):
+        sim = case.network.compile(backend=engine, dtype=dtype, seed=7)
         first = sim.run(case.steps, case.inputs(samples), learning=learning)
         after_first = snapshot(sim, first)
         second = sim.run(case.steps, case.inputs(samples), sample_ids=np.arange(batch) + 10, learning=learning)

@@ -7,6 +7,8 @@ import pytest
 from pysnn import ConfigError, Dense, Network, NeuronModel, OneToOne, PluginError, Sparse, per_sample
 from numba.extending import overload
 
+from networks import assert_unchanged, full_state
+
 BACKENDS = ["numpy", "numba-cpu"]
 
 
@@ -17,17 +19,6 @@ def small_net(encoder="poisson"):
     net.connect("x", "y", Dense(np.full((4, 3), 5.0)))
     net.monitor("y", "spike_counts")
     return net
-
-
-def full_state(sim):
-    return {key: sim._engine.read(key) for key in sim._engine.keys()} | {"step": sim.step, "batch": sim.batch_size}
-
-
-def assert_unchanged(before, sim):
-    after = full_state(sim)
-    assert before.keys() == after.keys()
-    for key in before:
-        assert np.array_equal(before[key], after[key]), key
 
 
 @pytest.mark.parametrize(
@@ -91,7 +82,7 @@ def test_bad_sparse():
 @pytest.mark.parametrize(
     "compile_kwargs, message",
     [
-        ({"backend": "cuda-magic"}, "no backend plugin named 'cuda-magic'.*installed backend plugins: numba-cpu, numpy"),
+        ({"backend": "cuda-magic"}, "no backend plugin named 'cuda-magic'.*installed backend plugins: numba-cpu, numba-cuda, numpy"),
         ({"dtype": "float16"}, "dtype must be 'float32' or 'float64', got 'float16'"),
         ({"seed": -1}, "seed must be an integer in \\[0, 2\\*\\*64\\), got -1"),
         ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),

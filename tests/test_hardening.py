@@ -10,6 +10,8 @@ import pytest
 from pysnn import ConfigError, Dense, Learning, Network, OneToOne, Sparse, Trace
 from pysnn.simulation import MAX_STEP
 
+from networks import assert_unchanged, full_state
+
 BACKENDS = ["numpy", "numba-cpu"]
 RATES = np.full((2, 4), 200.0)
 MASK = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]], bool)
@@ -36,17 +38,6 @@ def learned_net(trace=None, **learning):
     net.connect("x", "y", Sparse.from_dense(np.where(MASK, 2.0, 0.0), MASK), learning=learning)
     net.monitor("y", "spike_counts", "spikes")
     return net
-
-
-def full_state(sim):
-    return {key: sim._engine.read(key) for key in sim._engine.keys()} | {"step": sim.step, "batch": sim.batch_size}
-
-
-def assert_unchanged(before, sim):
-    after = full_state(sim)
-    assert before.keys() == after.keys()
-    for key in before:
-        assert np.array_equal(before[key], after[key]), key
 
 
 def ran(backend="numpy", net=None):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import pysnn
 from pysnn import ConfigError, Dense, Learning, Network, PluginError, Sparse, Trace
 
-from networks import assert_identical, snapshot
+from networks import COMPILED_BACKENDS, assert_identical, snapshot
 
 BACKENDS = ["numpy", "numba-cpu"]
 REDUCTIONS = {
@@ -209,12 +209,12 @@ def learning_cases(draw):
     return net, kwargs
 
 
-@given(case=learning_cases(), dtype=st.sampled_from(["float32", "float64"]))
-def test_numba_cpu_equals_numpy_while_learning(case, dtype):
+@given(case=learning_cases(), dtype=st.sampled_from(["float32", "float64"]), backend=st.sampled_from(COMPILED_BACKENDS))
+def test_compiled_backend_equals_numpy_while_learning(case, dtype, backend):
     net, kwargs = case
     snapshots = []
-    for backend in BACKENDS:
-        sim = net.compile(backend=backend, dtype=dtype)
+    for engine in ("numpy", backend):
+        sim = net.compile(backend=engine, dtype=dtype)
         first = snapshot(sim, sim.run(**kwargs))
         snapshots.append((first, snapshot(sim, sim.run(**kwargs))))
     for numpy_snapshot, numba_snapshot in zip(*snapshots):

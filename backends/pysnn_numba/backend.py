@@ -20,7 +20,8 @@ from pysnn.numba_cache import repair_damaged_in
 from pysnn.plan import Plan
 from pysnn.plugin import Kernel
 from pysnn.state_keys import StateKey
-from pysnn_numba.codegen import Arg, generate
+from pysnn_numba.codegen import generate
+from pysnn_numba.run_generator import Arg
 
 SHOW_CODE_ENV = "PYSNN_SHOW_CODE"
 """Set to 1: print the path of each generated run module to stderr when a backend builds it."""

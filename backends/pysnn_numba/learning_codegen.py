@@ -25,20 +25,12 @@ from pysnn.lowering import Indexing, LearningConstant, RuleOf, StateRef, finishe
 from pysnn.plan import BoundPlugin, ProjectionPlan
 from pysnn.state_keys import RuleKey, WeightsKey
 from pysnn_numba.emitter import Code
+from pysnn_numba.run_generator import literal
 
 BLOCK = 16
 """Target columns per task of a dense projection's column loop (and side of its copy tiles)."""
 DENSE_COLUMNS = 8
 """A dense projection applies whole rows once more than one target in this many spiked."""
-
-
-def literal(value: float) -> str:
-    """``value`` as source text that converts exactly (``REAL(...)`` rounds once, like NumPy)."""
-    if value == float("inf"):
-        return "np.inf"
-    if value == float("-inf"):
-        return "-np.inf"
-    return repr(float(value))
 
 
 @dataclass(frozen=True)

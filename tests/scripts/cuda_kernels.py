@@ -17,15 +17,12 @@ import sys
 
 import numpy as np
 
-if not hasattr(np, "row_stack"):  # numba-cuda 0.2x registers np.row_stack, which NumPy 2.5 removed
-    np.row_stack = np.vstack
-
-from numba import config, cuda  # noqa: E402
-
 from pysnn import registry
+from pysnn.cuda_support import numba_cuda, simulated
 from pysnn.kernel_source import bind_kernel
 
-SIMULATED = bool(config.ENABLE_CUDASIM)
+cuda = numba_cuda()
+SIMULATED = simulated()
 N = 37 if SIMULATED else 1 << 18  # the simulator is slow; on a device, many inputs for rare rounding differences
 BLOCKS, THREADS = (1, 32) if SIMULATED else (256, 256)  # fewer threads than N: exercises the grid-stride loop
 DTYPE = np.dtype(sys.argv[1] if len(sys.argv) > 1 else "float32").type

@@ -1,0 +1,5 @@
+"""pysnn's numba-cuda backend (entry point ``numba-cuda``); needs ``pysnn-minibatch[cuda]``."""
+
+from pysnn_cuda.backend import NumbaCUDABackend
+
+__all__ = ["NumbaCUDABackend"]

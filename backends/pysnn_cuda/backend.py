@@ -1,0 +1,184 @@
+"""The numba-cuda backend: each run is one launch of a generated kernel that runs every step on
+the GPU (or on Numba's CUDA simulator)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from types import FunctionType, ModuleType
+from typing import Mapping
+
+import numpy as np
+
+from pysnn import cuda_support
+from pysnn.backend import Backend, RunArgs
+from pysnn.compile_notice import compile_notice
+from pysnn.errors import PluginError
+from pysnn.kernel_check import check_kernel
+from pysnn.kernel_source import bind_kernel, import_generated
+from pysnn.lowering import Connectivity, LearningConstant, PluginValue, Record, StateRef, TraceDecay, resolve
+from pysnn.plan import Plan
+from pysnn.plugin import Kernel
+from pysnn.state_keys import StateKey
+from pysnn_cuda.codegen import Scratch, generate
+from pysnn_numba.backend import SHOW_CODE_ENV
+from pysnn_numba.run_generator import Arg
+
+THREADS = 128
+"""Threads per block on a GPU: a sample's neurons are shared out among them."""
+MAX_BLOCKS = 65535
+"""Blocks of an inference run at most (samples beyond take turns)."""
+SIMULATED_THREADS, SIMULATED_BLOCKS = 4, 2
+"""Threads per block and blocks of an inference run under the simulator, where each thread is a
+Python thread (two blocks: samples take turns on them, as on a GPU with more samples than blocks)."""
+
+
+CONSTANTS = (PluginValue, LearningConstant, TraceDecay, Connectivity)
+"""Run values that are the same for every run of a plan."""
+
+
+class NumbaCUDABackend(Backend):
+    """GPU backend: generated numba-cuda kernels, bit-identical to the NumPy reference.
+
+    A run without learning is one launch of ``run_independent`` (one block per sample, all steps
+    inside); a learning run is one cooperative launch of ``run_coupled`` (grid-wide barriers
+    around the batch's reductions). The state lives in device memory; a run works on a device
+    copy that replaces it only if the run succeeds. Per run, only the inputs and the monitors'
+    records cross between host and device. Kernels are compiled once per network structure and
+    kind of run, and cached on disk by numba-cuda (per GPU architecture).
+    """
+
+    name = "numba-cuda"
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        return cuda_support.unavailable()
+
+    def __init__(self, plan: Plan) -> None:
+        self._cuda = cuda_support.require_gpu(self.name)
+        if not cuda_support.simulated():
+            from pysnn import kernel_math_jit
+
+            kernel_math_jit.register_cuda()
+        super().__init__(plan)
+        self._compiled: dict[tuple[frozenset[str], int, bool], tuple[ModuleType, list[Arg]]] = {}
+        self._constants: dict[Arg, object] = {}
+        """Device copies of the plan's arrays (parameters, connectivity), made once."""
+
+    # -- the state, in device memory ------------------------------------------------------------------
+
+    def read(self, key: StateKey) -> np.ndarray:
+        return self._state[key].copy_to_host()
+
+    def write(self, key: StateKey, value: np.ndarray) -> None:
+        self._state[key] = self._cuda.to_device(np.ascontiguousarray(value))
+
+    def advance(self, args: RunArgs, added: Mapping[StateKey, np.ndarray]) -> None:
+        work = {key: self._copy(array) for key, array in self._state.items()}
+        work.update({key: self._cuda.to_device(np.ascontiguousarray(array)) for key, array in added.items()})
+        self.run(work, args)
+        self._state = work
+
+    def _copy(self, array):
+        copy = self._cuda.device_array_like(array)
+        copy.copy_to_device(array)
+        return copy
+
+    @classmethod
+    def check_kernel(cls, kernel: Kernel, bound: FunctionType, dtype: np.dtype, label: str) -> None:
+        """Type the kernel with Numba (the same typing as numba-cuda's, see
+        ``pysnn.kernel_check``) and bind its CUDA form (rounded arithmetic)."""
+        check_kernel(kernel, bound, dtype, label)
+        bind_kernel(kernel.function, dtype, "cuda")
+
+    def source(self, timed_inputs: frozenset[str] = frozenset(), reward_ndim: int = 0, deferred: bool = False) -> str:
+        """The source of the run module for inputs given per step in ``timed_inputs`` (names)
+        and a reward of ``reward_ndim`` dimensions (0: none or unused), for ``deferred``
+        learning runs or the others."""
+        return generate(self.plan, timed_inputs, reward_ndim, deferred).source
+
+    def compiled(self, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool) -> tuple[ModuleType, list[Arg]]:
+        """The generated module (memoised; see ``source``)."""
+        key = (timed_inputs, reward_ndim, deferred)
+        if key not in self._compiled:
+            generated = generate(self.plan, timed_inputs, reward_ndim, deferred)
+            module = import_generated(generated.source, "pysnn_cuda_run", "cuda")
+            if os.environ.get(SHOW_CODE_ENV, "") not in ("", "0"):
+                print(f"pysnn: generated run module {module.__file__}", file=sys.stderr)
+            self._compiled[key] = (module, generated.args)
+        return self._compiled[key]
+
+    def run(self, state: dict[StateKey, np.ndarray], args: RunArgs) -> None:
+        cuda = self._cuda
+        timed = frozenset(name for name, data in args.inputs.items() if data.ndim == 3)
+        coupled = args.learning and self.plan.learns
+        reward_ndim = 0 if args.reward is None else args.reward.ndim
+        module, specs = self.compiled(timed, reward_ndim, coupled and args.deferred)
+        kernel = module.run_coupled if coupled else module.run_independent
+        simulated = cuda_support.simulated()
+        threads = SIMULATED_THREADS if simulated else THREADS
+        blocks = min(args.sample_ids.size, SIMULATED_BLOCKS if simulated else MAX_BLOCKS)
+        if coupled:  # a cooperative launch; the simulator's grid barrier holds for one block only
+            blocks = 1 if simulated else None
+        try:
+            with warnings.catch_warnings():
+                # the simulator runs the counter-based RNG on NumPy scalars, whose wrapping
+                # integer arithmetic warns; compiled code wraps silently
+                warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
+                device = [self._argument(spec, state, args, (blocks or 1) * threads) for spec in specs]
+                kind = "learning" if coupled else "inference"
+                compiles = not getattr(kernel, "overloads", True)  # the simulator compiles nothing
+                notice = f"the {kind} run kernel of this network for numba-cuda, {self.plan.dtype.name}"
+                with compile_notice(notice) if compiles else contextlib.nullcontext():
+                    if blocks is None:  # as many blocks as the GPU holds at once; a sort row per thread
+                        blocks = kernel.specialize(*device).max_cooperative_grid_blocks(threads)
+                        device = [
+                            self._scratch(s.ref, args.sample_ids.size, blocks * threads)
+                            if isinstance(s.ref, Scratch) and "threads" in s.ref.dims
+                            else d
+                            for s, d in zip(specs, device)
+                        ]
+                    kernel[blocks, threads](*device)
+                    cuda.synchronize()
+                for spec, array in zip(specs, device):
+                    if isinstance(spec.ref, Record):
+                        array.copy_to_host(args.records[self.plan.monitors[spec.ref.monitor]])
+        except Exception as exc:
+            cause = exc.__cause__ or exc.__context__ or exc
+            raise PluginError(
+                f"a kernel raised {type(cause).__name__}: {cause} in compiled code; the run was discarded"
+            ) from exc
+
+    def _argument(self, spec: Arg, state: dict[StateKey, object], args: RunArgs, grid_threads: int):
+        """The value of a kernel argument for this run: the device state as it is, a work
+        array, a constant of the plan (copied to the device once), or a run argument."""
+        ref = spec.ref
+        if isinstance(ref, Scratch):
+            return self._scratch(ref, args.sample_ids.size, grid_threads)
+        if isinstance(ref, StateRef):
+            return state[ref.key]
+        if isinstance(ref, CONSTANTS):
+            if spec not in self._constants:
+                self._constants[spec] = self._to_device(resolve(ref, self.plan, state, args))
+            return self._constants[spec]
+        return self._to_device(resolve(ref, self.plan, state, args))
+
+    def _to_device(self, value):
+        return self._cuda.to_device(value) if isinstance(value, np.ndarray) else value
+
+    def _scratch(self, ref: Scratch, batch: int, grid_threads: int):
+        """A device work array for ``ref``, sized for this run."""
+        sizes = {"batch": batch, "threads": grid_threads}
+        shape = tuple(sizes[d] if isinstance(d, str) else self._size(d) for d in ref.dims)
+        dtype = self.plan.dtype if ref.dtype == "real" else np.dtype(ref.dtype)
+        if ref.zeroed:
+            return self._cuda.to_device(np.zeros(shape, dtype))
+        return self._cuda.device_array(shape, dtype)
+
+    def _size(self, dim: tuple[str, int]) -> int:
+        kind, index = dim
+        if kind == "neurons":
+            return self.plan.populations[index].n
+        return self.plan.projections[index].arrays["weights"].size

@@ -1,0 +1,96 @@
+"""The numba-cuda backend beyond the shared properties (tests/test_backend_equality.py,
+test_batch_independence.py and test_learning.py run it against NumPy on Numba's CUDA simulator):
+its code compiles for a real GPU without fused multiply-adds, its kernels' structure, and what a
+machine without a GPU says."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pysnn import Dense, Learning, Network, Trace
+from pysnn.cli import main
+
+ROOT = Path(__file__).parent.parent
+
+
+def run_python(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-W", "ignore", *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_generated_code_compiles_to_ptx_without_fused_multiply_adds():
+    """Every plugin kernel bound for CUDA and the run kernels of networks using every standard
+    model, synapse, connectivity and learning path compile for an H200 (numba-cuda, no GPU
+    needed) in float32 and float64, and no multiply-add is fused."""
+    result = run_python(str(ROOT / "tests/scripts/cuda_ptx.py"), NUMBA_ENABLE_CUDASIM="0")
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all(line.endswith(": ok") for line in lines), [line for line in lines if not line.endswith(": ok")]
+    assert "neuron adex update float64: ok" in lines and "models run_independent float32: ok" in lines
+    assert "triplet median sparse deferred run_coupled float64: ok" in lines
+
+
+def test_a_machine_without_a_gpu_says_what_is_missing():
+    script = (
+        "import pysnn, pysnn.cuda_support as s\n"
+        "net = pysnn.Network(); net.add_population('y', 2)\n"
+        "try:\n"
+        "    net.compile(backend='numba-cuda')\n"
+        "    print('compiled', s.unavailable())\n"
+        "except pysnn.ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = run_python("-c", script, NUMBA_ENABLE_CUDASIM="0")
+    assert result.returncode == 0, result.stderr
+    if not result.stdout.startswith("compiled None"):  # this machine has no GPU
+        assert "backend 'numba-cuda' cannot run on this machine: no usable CUDA GPU" in result.stdout
+        assert "NUMBA_ENABLE_CUDASIM=1" in result.stdout and "backend='numba-cpu'" in result.stdout
+
+
+def test_backends_command_lists_each_backend_and_whether_it_runs_here(capsys):
+    assert main(["backends"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert set(rows) >= {"numpy", "numba-cpu", "numba-cuda"}
+    assert rows["numba-cpu"].endswith("usable") and "(default)" in rows["numba-cpu"]
+    assert rows["numba-cuda"].endswith("usable")  # on the simulator here
+
+
+def _stdp_network():
+    net = Network()
+    net.add_input("x", 4, encoder="spikes", trace=Trace(20.0))
+    net.add_population("y", 3, model="adaptive_lif", trace=Trace(20.0))
+    net.connect("x", "y", Dense(np.full((4, 3), 20.0)), learning=Learning("postpre", {"nu_pre": 0.1, "nu_post": 0.2}, "median"))
+    net.monitor("y", "theta", every=2)
+    return net
+
+
+def test_kernels_synchronise_samples_only_while_learning():
+    """Inference never waits for other samples (block barriers only); learning has grid-wide
+    barriers, and the batch's median is a sort per thread."""
+    source = _stdp_network().compile(backend="numba-cuda")._engine.source(frozenset({"x"}))
+    independent, coupled = source.split("def run_coupled(")
+    assert "grid.sync()" not in independent and "cuda.syncthreads()" in independent
+    assert coupled.count("grid.sync()") >= 4 and "sort_row(" in coupled
+    assert "@cuda.jit(cache=True)" in source and "radd(" in source
+
+
+def test_learning_with_more_samples_than_blocks_equals_numpy():
+    """The coupled kernel runs the batch on fewer blocks than samples (one block on the
+    simulator), its frozen shared monitor is copied for every record of an inference run."""
+    rng = np.random.default_rng(1)
+    trains = rng.random((9, 5, 4)) < 0.5
+    results = {}
+    for backend in ("numpy", "numba-cuda"):
+        sim = _stdp_network().compile(backend=backend)
+        learned = sim.run(inputs={"x": trains})
+        frozen = sim.run(inputs={"x": trains}, learning=False)
+        results[backend] = (learned.state("y", "theta"), frozen.state("y", "theta"), sim.weights("x->y"))
+    for numpy_array, cuda_array in zip(*results.values()):
+        assert numpy_array.tobytes() == cuda_array.tobytes()
+    assert not np.array_equal(results["numpy"][2], np.full((4, 3), 20.0))  # it learned
+    assert (results["numpy"][1] == results["numpy"][1][0]).all()  # frozen theta, every record
+
