@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
+from pathlib import Path
 
 from pysnn import registry
 from pysnn.backend import BACKEND_ENV, DEFAULT_BACKEND, backend_name
@@ -57,6 +60,43 @@ def _check_plugins() -> int:
             status = "; ".join(f"ERROR on {name}: {error}" for name, error in report.backends.items() if error)
         print(f"{entry.kind:<13} {entry.name:<24} {entry.package:<20} {entry.version:<8} {status}")
     return 0 if all(report.ok for report in reports) else 1
+
+
+def convert(args: argparse.Namespace) -> int:
+    """Experiment 2: train the paper's MLP on MNIST, convert it to IF neurons, and measure
+    accuracy against T and wall-clock against batch size on the test set."""
+    from pysnn.experiments.conversion import TABLE_HEADER, run_conversion, table_row
+
+    if not args.quiet:
+        print(TABLE_HEADER, flush=True)
+    report = run_conversion(
+        backend=args.backend,
+        batch_sizes=args.batch_size,
+        steps=args.steps,
+        seed=args.seed,
+        data_root=args.data,
+        n_test=args.n_test,
+        cache_dir=args.weights,
+        quiet=args.quiet,
+        report=None if args.quiet else lambda row: print(table_row(row), flush=True),
+    )
+    print(f"ANN accuracy {100 * report.ann_accuracy:.2f} %; layer scales {', '.join(f'{s:.3g}' for s in report.scales)}")
+    if args.out is not None:
+        _write_rows(args.out, [row.as_dict() for row in report.evaluations])
+    return 0
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    """``rows`` as CSV (a ``.csv`` path) or else JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".csv":
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        path.write_text(json.dumps(rows, indent=1) + "\n")
+    print(f"results written to {path}")
 
 
 def scaling(args: argparse.Namespace) -> int:
@@ -138,6 +178,18 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--threads", type=int, default=0, help="Numba threads (default: all cores)")
     exp.add_argument("--stdp", action="store_true", help="the paper's STDP variant (traces, PostPre learning)")
     exp.set_defaults(func=scaling)
+    conv = commands.add_parser("convert", help=convert.__doc__, description=convert.__doc__)
+    conv.add_argument("--backend", default=None, help=f"backend name (default: ${BACKEND_ENV} or {DEFAULT_BACKEND})")
+    conv.add_argument("--batch-size", type=_int_list, default=[1, 64, 256, 1024], help="batch sizes (default 1,64,256,1024)")
+    conv.add_argument("--steps", type=_int_list, default=[1, 2, 3, 4, 5, 10, 20, 50], help="simulated steps T to report")
+    conv.add_argument("--seed", type=int, default=0, help="seed of the MLP's training (default 0)")
+    conv.add_argument("--n-test", type=int, default=10_000, help="test images (default all 10 000)")
+    conv.add_argument("--data", type=Path, default=None, help="MNIST folder (default: $PYSNN_DATA or the user cache)")
+    conv.add_argument("--weights", type=Path, default=Path.home() / ".cache" / "pysnn" / "conversion",
+                      help="folder of the trained MLP's weights, reused by later runs (default ~/.cache/pysnn/conversion)")
+    conv.add_argument("--out", type=Path, default=None, help="write the results to this file (.csv, else JSON)")
+    conv.add_argument("--quiet", action="store_true", help="no progress bars or messages, only the summary")
+    conv.set_defaults(func=convert)
     data = commands.add_parser("data", help="Download (fetch) or check (verify) the MNIST files.")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     for name, func in (("fetch", data_fetch), ("verify", data_verify)):
