@@ -8,11 +8,12 @@ in lock-step (``Simulation.run``). Models are plugins (``NeuronModel``, ``Synaps
 __version__ = "0.1.0"
 
 from pysnn.connectivity import Dense, OneToOne, Sparse
-from pysnn.errors import ConfigError, PluginError, PySNNError
+from pysnn.errors import ConfigError, NumericalError, PluginError, PySNNError
 from pysnn.learning import Learning, Trace
 from pysnn.network import Network
 from pysnn.plugin import Encoder, LearningRule, NeuronModel, Param, Reduction, SynapseModel, param, per_sample, shared
 from pysnn.results import RunResult
+from pysnn.run_chunks import RunInterrupted
 from pysnn.simulation import Simulation
 
 __all__ = [
@@ -23,11 +24,13 @@ __all__ = [
     "LearningRule",
     "Network",
     "NeuronModel",
+    "NumericalError",
     "OneToOne",
     "Param",
     "PluginError",
     "PySNNError",
     "Reduction",
+    "RunInterrupted",
     "RunResult",
     "Simulation",
     "Sparse",

@@ -5,9 +5,10 @@ constructs it once with the ``Plan`` and calls ``run`` for each run. Simulation 
 arrays under typed keys (``pysnn.state_keys``: ``NeuronKey``, ``OutputKey``, ``SynapseKey``,
 ``WeightsKey``, ``TraceKey``, ``RuleKey``, each naming its owner and variable).
 
-The backend holds the state (``keys``, ``read``, ``write``, ``discard``); ``advance`` runs on a
-working copy that replaces the state only if ``run`` returns, and ``run`` advances that copy in
-place by ``steps`` steps and fills the monitor buffers of ``RunArgs.records``.
+The backend holds the state (``keys``, ``read``, ``write``, ``discard``); ``advance`` runs the
+pieces of a run on a working copy that replaces the state only if no piece raises, and ``run``
+advances that copy in place by ``steps`` steps and fills the monitor buffers of
+``RunArgs.records``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import FunctionType
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -87,14 +88,22 @@ class Backend(ABC):
         """Drop every state array whose key ``keep(key)`` rejects."""
         self._state = {key: array for key, array in self._state.items() if keep(key)}
 
-    def advance(self, args: RunArgs, added: Mapping[StateKey, np.ndarray]) -> None:
-        """Run on a working copy of the state plus the ``added`` arrays (a new batch's per-sample
-        state); the copy becomes the state only if ``run`` returns, so a failed run changes
-        nothing."""
+    def advance(self, runs: Iterable[RunArgs], added: Mapping[StateKey, np.ndarray]) -> None:
+        """Run each of ``runs`` in turn (consecutive pieces of one run, see
+        ``pysnn.run_chunks``) on a working copy of the state plus the ``added`` arrays (a new
+        batch's per-sample state). The copy becomes the state when ``runs`` ends, also when it
+        stops early (an interrupted run keeps its completed pieces); if a run raises, it is
+        dropped, so a failed run changes nothing."""
+        work = self.working_copy(added)
+        for args in runs:
+            self.run(work, args)
+        self._state = work
+
+    def working_copy(self, added: Mapping[StateKey, np.ndarray]) -> dict[StateKey, np.ndarray]:
+        """A copy of the state, plus the ``added`` arrays, for ``advance`` to run on."""
         work = {key: array.copy() for key, array in self._state.items()}
         work.update({key: np.array(array) for key, array in added.items()})
-        self.run(work, args)
-        self._state = work
+        return work
 
     @classmethod
     def unavailable(cls) -> str | None:

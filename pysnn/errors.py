@@ -27,6 +27,28 @@ class PluginError(PySNNError):
     """A plugin (model, encoder, reduction or backend) failed to load, is malformed or failed."""
 
 
+class NumericalError(PySNNError, ArithmeticError):
+    """A state variable became NaN or infinite during a run (``compile(check_finite=True)``, the
+    default). The run was discarded, so the simulation is as it was before it.
+
+    ``owner`` and ``variable`` name the state as ``Simulation.state`` does (``"weights"`` for a
+    projection's weights), ``step`` is the simulation's step counter of the first step at whose
+    end it held a non-finite value, ``sample_id`` the id of a sample where it did (None for shared
+    state: weights, shared neuron variables), ``index`` the element's index in that sample's
+    (or the shared) array.
+    """
+
+    def __init__(
+        self, message: str, owner: str, variable: str, step: int, sample_id: int | None, index: tuple[int, ...]
+    ) -> None:
+        super().__init__(message)
+        self.owner, self.variable, self.step, self.sample_id, self.index = owner, variable, step, sample_id, index
+
+    def __reduce__(self):
+        """Pickle with every field (e.g. from a worker process), not only the message."""
+        return type(self), (str(self), self.owner, self.variable, self.step, self.sample_id, self.index)
+
+
 _HINTS = {
     "c": "; complex values are refused (pass .real if the imaginary part is meant to be dropped)",
     "O": " (it holds objects: None, strings among numbers, integers beyond 64 bits?)",

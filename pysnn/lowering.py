@@ -6,7 +6,9 @@ expression (generated code). Backends differ in how they fetch a value, never in
 
 A compiled run function takes each argument from a typed ``RunValue`` (a state array, a
 parameter, a monitor's buffer...) that ``resolve`` turns into its value for one run. How a
-reduction folds the batch is decided here too (``fold_mode``, ``finishes``).
+reduction folds the batch is decided here too (``fold_mode``, ``finishes``), and which state a
+run checks for NaN and infinities, and how it reports them (``finite_checks``, ``NonFinite``,
+``report_nonfinite``).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Literal, Mapping, Union
+from typing import TYPE_CHECKING, Callable, Literal, Mapping, Union
 
 import numpy as np
 
+from pysnn.errors import NumericalError
 from pysnn.plan import BoundPlugin, Plan, PopulationPlan
 from pysnn.plugin import Reduction
-from pysnn.state_keys import NeuronKey, StateKey, TraceKey
+from pysnn.state_keys import NeuronKey, OutputKey, RuleKey, StateKey, SynapseKey, TraceKey, WeightsKey
 
 if TYPE_CHECKING:
     from pysnn.backend import RunArgs
@@ -135,6 +138,97 @@ def finishes(reduction: BoundPlugin) -> bool:
     return inspect.getattr_static(reduction.spec.cls, "finish") is not inspect.getattr_static(Reduction, "finish")
 
 
+# -- state that must stay finite ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FiniteCheck:
+    """A float state array that a step writes, checked for NaN and infinities at the end of every
+    step that may change it (``Plan.check_finite``): per sample, or ``shared`` (no batch axis)."""
+
+    key: StateKey
+    shared: bool
+
+    def __str__(self) -> str:
+        """The state as a message names it, e.g. "population 'exc': variable 'v'"."""
+        if isinstance(self.key, WeightsKey):
+            return f"the weights of projection {self.key.owner!r}"
+        owner = "population" if isinstance(self.key, (NeuronKey, OutputKey, TraceKey)) else "projection"
+        what = {TraceKey: "trace", SynapseKey: "synapse variable", RuleKey: "learning-rule variable"}
+        return f"{owner} {self.key.owner!r}: {what.get(type(self.key), 'variable')} {self.key.variable!r}"
+
+    def element(self, index: tuple[int, ...]) -> str:
+        """Element ``index`` of a sample's (or the shared) array, as a message names it."""
+        if isinstance(self.key, WeightsKey):
+            return f"weights[{', '.join(map(str, index))}]"
+        what = {RuleKey: "synapse", SynapseKey: "target neuron"}.get(type(self.key), "neuron")
+        return f"{what} {index[0]}"
+
+
+def finite_checks(plan: Plan) -> tuple[FiniteCheck, ...]:
+    """The state that runs of ``plan`` check, in the order a step computes it: per population,
+    its incoming synapses' state, its model's per-sample state (an analog input: its output),
+    its traces; then the learning phase's shared neuron variables and, per learned projection,
+    its rule's state and its weights. When several are non-finite at the step a run stops, the
+    first in this order (the likely cause of the others) is reported."""
+    checks = []
+    for pop in plan.populations:
+        if pop.is_input and not pop.spiking:
+            checks.append(FiniteCheck(OutputKey(pop.name), False))
+        elif not pop.is_input:
+            for k in pop.incoming:
+                proj = plan.projections[k]
+                checks += [FiniteCheck(SynapseKey(proj.name, var), False) for var in proj.synapse.spec.state]
+            state = pop.plugin.spec.state
+            checks += [FiniteCheck(NeuronKey(pop.name, var), False) for var in state if not state[var].shared]
+        checks += [FiniteCheck(TraceKey(pop.name, trace.name), False) for trace in pop.traces]
+    for pop in plan.populations:
+        checks += [FiniteCheck(NeuronKey(pop.name, var), True) for var in pop.reductions]
+    for proj in plan.projections:
+        if proj.learning is not None:
+            checks += [FiniteCheck(RuleKey(proj.name, var), False) for var in proj.learning.rule.spec.state]
+            checks.append(FiniteCheck(WeightsKey(proj.name), True))
+    return tuple(checks)
+
+
+def report_nonfinite(plan: Plan, stops: np.ndarray, read: Callable[[StateKey], np.ndarray], args: RunArgs) -> None:
+    """Raise ``NumericalError`` if a run's ``NonFinite`` record ``stops`` says that it stopped:
+    the state it stopped with (``read``: a host copy of a state array) holds the non-finite
+    values of that step, which are found here. Reported: the first check in ``finite_checks``
+    order with one, in the first sample that stopped then, and the next few others."""
+    batch = args.sample_ids.size
+    if stops.max() < 0:
+        return
+    t = int(stops[stops >= 0].min())
+    rows = range(batch) if t in stops[batch:] else np.flatnonzero(stops[:batch] == t)  # the rows at step t
+    found = []
+    for check in finite_checks(plan):
+        values = read(check.key)
+        for row in [None] if check.shared else rows:
+            bad = np.argwhere(~np.isfinite(values if row is None else values[row]))
+            if bad.size:
+                found.append((check, row, tuple(int(i) for i in bad[0])))
+                break
+    if not found:
+        raise AssertionError(f"a run stopped at step {args.step0 + t} for a non-finite value that its state does not hold")
+    check, row, index = found[0]
+    sample = None if row is None else int(args.sample_ids[row])
+    where = f"in sample {sample} (batch row {row}), " if row is not None else ""
+    others = "; ".join(f"{c} (at {c.element(i)})" for c, _, i in found[1:5]) + ("; ..." if len(found) > 5 else "")
+    raise NumericalError(
+        f"{check} became NaN or infinite at step {args.step0 + t} (counting from 0 at the last reset), "
+        f"{where}at {check.element(index)}" + (f"; so did {others}" if others else "")
+        + ". The run was discarded: the simulation is as it was before it. Check the parameters, the weights "
+        f"and the time step (dt = {plan.dt}: too large for the model?), or compile with check_finite=False to "
+        "let runs go on with non-finite values.",
+        check.key.owner,
+        check.key.variable,
+        args.step0 + t,
+        sample,
+        index,
+    )
+
+
 # -- the arguments of a run ------------------------------------------------------------------------
 
 
@@ -247,9 +341,18 @@ class Record:
     monitor: int
 
 
+@dataclass(frozen=True)
+class NonFinite:
+    """Where a run stopped because checked state (``finite_checks``) became NaN or infinite:
+    (batch + 2,) int64, the step of the run (from 0) at whose end sample ``b`` did (a run
+    without learning stops each sample there); then the step at which the whole batch stopped
+    (learning runs: the samples and the shared state advance together); then the last step of
+    a deferred run whose end (the summed changes) did; -1: never (``report_nonfinite``)."""
+
+
 RunValue = Union[
     StepCount, FirstStep, SampleIds, TimeStep, Reward, StateRef, PluginValue,
-    LearningConstant, TraceDecay, Connectivity, InputData, Stream, Record,
+    LearningConstant, TraceDecay, Connectivity, InputData, Stream, Record, NonFinite,
 ]
 
 
@@ -284,6 +387,8 @@ def resolve(ref: RunValue, plan: Plan, state: Mapping[StateKey, np.ndarray], arg
             return plan.populations[population].stream
         case Record(monitor):
             return args.records[plan.monitors[monitor]]
+        case NonFinite():
+            return np.full(args.sample_ids.size + 2, -1, np.int64)
     raise TypeError(f"not a run value: {ref!r}")
 
 

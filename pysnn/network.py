@@ -275,17 +275,28 @@ class Network:
         self.monitors += [Monitor(population, item, int(every) if item not in SPIKE_MONITORS else 1) for item in what]
 
     def compile(
-        self, backend: str | None = None, *, dtype: str = "float32", batch_size: int | None = None, seed: int = 0
+        self,
+        backend: str | None = None,
+        *,
+        dtype: str = "float32",
+        batch_size: int | None = None,
+        seed: int = 0,
+        check_finite: bool = True,
     ):
         """Compile for a backend (name; default ``$PYSNN_BACKEND`` or ``numba-cpu``).
 
         ``dtype`` is float32 or float64 (not None), in which every value of the description is
         checked again (``check``); ``batch_size`` fixes the batch size now (else the first run's
-        inputs give it); ``seed`` keys every random number of the simulation.
+        inputs give it); ``seed`` keys every random number of the simulation. ``check_finite``:
+        a run in which state becomes NaN or infinite raises ``NumericalError`` (naming the
+        variable, the step and a sample) and changes nothing; False lets such runs go on, a
+        little faster.
         """
         from pysnn.simulation import Simulation
 
-        return Simulation(self, backend=backend, dtype=dtype, batch_size=batch_size, seed=seed)
+        return Simulation(
+            self, backend=backend, dtype=dtype, batch_size=batch_size, seed=seed, check_finite=check_finite
+        )
 
     def _add(self, name, n, model, params, init, is_input, traces, reductions=None) -> Population:
         if not isinstance(name, str) or not name.isidentifier():

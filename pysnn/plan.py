@@ -17,7 +17,7 @@ import numpy as np
 from pysnn import kernel_math as km
 from pysnn import registry, rng
 from pysnn.connectivity import Connectivity
-from pysnn.errors import ConfigError, PluginError
+from pysnn.errors import ConfigError, PluginError, shown
 from pysnn.kernel_source import bind_kernel
 from pysnn.learning import Learning, Trace
 from pysnn.network import Monitor, Network
@@ -140,6 +140,9 @@ class Plan:
     populations: tuple[PopulationPlan, ...]
     projections: tuple[ProjectionPlan, ...]
     monitors: tuple[Monitor, ...]
+    check_finite: bool = True
+    """Runs check that the state they change stays finite (``lowering.finite_checks``) and raise
+    ``NumericalError`` otherwise; part of the compiled code's structure."""
 
     def population(self, name: str) -> PopulationPlan:
         return next(p for p in self.populations if p.name == name)
@@ -165,11 +168,14 @@ class Plan:
         return any(p.learning.uses("reward") for p in self.projections if p.learning)
 
 
-def build_plan(network: Network, dtype: str, seed: int) -> Plan:
-    """Resolve and check ``network`` for a simulation in ``dtype`` with random ``seed``."""
+def build_plan(network: Network, dtype: str, seed: int, check_finite: bool = True) -> Plan:
+    """Resolve and check ``network`` for a simulation in ``dtype`` with random ``seed``, whose
+    runs check that their state stays finite unless ``check_finite`` is False."""
     dtype = _float_dtype(dtype)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
         raise ConfigError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+    if not isinstance(check_finite, (bool, np.bool_)):
+        raise ConfigError(f"check_finite must be True or False, got {shown(check_finite)}")
     if not network.populations:
         raise ConfigError("the network has no populations; add some with add_population/add_input")
     network.check(dtype)
@@ -221,7 +227,7 @@ def build_plan(network: Network, dtype: str, seed: int) -> Plan:
                 ),
             )
         )
-    return Plan(network.dt, dtype, int(seed), tuple(populations), projections, tuple(network.monitors))
+    return Plan(network.dt, dtype, int(seed), tuple(populations), projections, tuple(network.monitors), bool(check_finite))
 
 
 def _bind(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from pysnn.errors import (
 from pysnn.network import Monitor, Network
 from pysnn.plan import PopulationPlan, build_plan
 from pysnn.results import RunResult
+from pysnn.run_chunks import RunInterrupted, RunPieces, completed_records, interrupt_flag, period, progress_report
 from pysnn.state_keys import NeuronKey, OutputKey, RuleKey, StateKey, SynapseKey, TraceKey, WeightsKey
 
 MAX_STEP = 2**63 - 1
@@ -36,14 +37,16 @@ class Simulation:
     ``run`` to the next until ``reset``.
     """
 
-    def __init__(self, network: Network, backend: str | None, dtype: str, batch_size: int | None, seed: int) -> None:
+    def __init__(
+        self, network: Network, backend: str | None, dtype: str, batch_size: int | None, seed: int, check_finite: bool = True
+    ) -> None:
         if not isinstance(network, Network):
             raise ConfigError(f"network must be a pysnn.Network, got {shown(network)}; use Network.compile")
         if backend is not None and not isinstance(backend, str):
             raise ConfigError(f"backend must be a backend's name (e.g. 'numba-cpu', 'numpy') or None, got {shown(backend)}")
         sizes = ", ".join(f"{pop.name}: {pop.n}" for pop in network.populations.values())
         with allocating(f"compile: the network (population sizes {sizes}) is"):
-            self.plan = build_plan(network, dtype, seed)
+            self.plan = build_plan(network, dtype, seed, check_finite)
         self._traces = {name: set(pop.traces) for name, pop in network.populations.items()}
         """Population -> the names of its declared traces (computed or not)."""
         self.backend = backend_name(backend)
@@ -82,6 +85,7 @@ class Simulation:
         learning: bool = True,
         reward: Any = None,
         deferred: bool = False,
+        progress: bool | Callable[[int, int], None] | None = None,
     ) -> RunResult:
         """Simulate ``steps`` time steps of every sample of the batch; return the recordings.
 
@@ -96,6 +100,12 @@ class Simulation:
         applies, when it ends, the sum over steps of the reduced changes (see the README).
         The step counter (``step``) may not pass 2**63 - 1. Invalid arguments raise
         ``ConfigError`` and leave the simulation unchanged.
+
+        ``progress``: True shows a tqdm progress bar (steps/s; only on a terminal), a function
+        is called as ``progress(steps_done, steps)`` as the run advances. Ctrl-C stops the run
+        at a step boundary within about half a second (``pysnn.run_chunks``) and raises
+        ``RunInterrupted`` (a ``KeyboardInterrupt``): the completed steps are kept, their
+        records in its ``result``. A deferred learning run stops only at its end.
         """
         inputs = self._check_inputs(inputs)
         ids = _sample_ids(sample_ids)
@@ -111,9 +121,13 @@ class Simulation:
             steps, self._step, ids, bool(learning), prepared, self._records(steps, batch), rewards, bool(deferred)
         )
         added = {} if self._batch_size is not None else self._new_per_sample_state(batch, "inputs")
-        self._engine.advance(args, added)
+        with progress_report(progress, steps) as report, interrupt_flag() as pressed:
+            pieces = RunPieces(args, period(self.plan.monitors), report, pressed)
+            self._engine.advance(pieces, added)  # raises: nothing changed; else the pieces done are kept
         self._batch_size = batch
-        self._step += steps
+        self._step += pieces.done
+        if pressed():
+            raise RunInterrupted(RunResult(completed_records(args, pieces.done), pieces.done, ids), steps)
         return RunResult(args.records, steps, ids)
 
     def reset(self, batch_size: int | None = None) -> None:

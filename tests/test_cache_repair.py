@@ -161,18 +161,6 @@ def test_an_unwritable_cache_folder_falls_back_to_a_temporary_one(pristine, tmp_
     assert "PYSNN_CACHE_DIR" in warning and str(blocker / "cache") in warning
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_a_read_only_cache_folder_falls_back_to_a_temporary_one(pristine, tmp_path):
-    _, reference = pristine
-    cache = tmp_path / "read-only"
-    cache.mkdir(mode=0o555)
-    report = finish(start(cache))
-    assert results(report) == results(reference)
-    [warning] = report["warnings"]
-    assert "PYSNN_CACHE_DIR" in warning
-    assert list(cache.iterdir()) == []
-
-
 def test_a_process_killed_while_compiling_leaves_a_usable_cache(pristine, tmp_path):
     _, reference = pristine
     proc = start(tmp_path)

@@ -18,7 +18,17 @@ from pysnn.compile_notice import compile_notice
 from pysnn.errors import PluginError
 from pysnn.kernel_check import check_kernel
 from pysnn.kernel_source import bind_kernel, import_generated
-from pysnn.lowering import Connectivity, LearningConstant, PluginValue, Record, StateRef, TraceDecay, resolve
+from pysnn.lowering import (
+    Connectivity,
+    LearningConstant,
+    NonFinite,
+    PluginValue,
+    Record,
+    StateRef,
+    TraceDecay,
+    report_nonfinite,
+    resolve,
+)
 from pysnn.plan import Plan
 from pysnn.plugin import Kernel
 from pysnn.state_keys import StateKey
@@ -75,11 +85,10 @@ class NumbaCUDABackend(Backend):
     def write(self, key: StateKey, value: np.ndarray) -> None:
         self._state[key] = self._cuda.to_device(np.ascontiguousarray(value))
 
-    def advance(self, args: RunArgs, added: Mapping[StateKey, np.ndarray]) -> None:
+    def working_copy(self, added: Mapping[StateKey, np.ndarray]) -> dict[StateKey, object]:
         work = {key: self._copy(array) for key, array in self._state.items()}
         work.update({key: self._cuda.to_device(np.ascontiguousarray(array)) for key, array in added.items()})
-        self.run(work, args)
-        self._state = work
+        return work
 
     def _copy(self, array):
         copy = self._cuda.device_array_like(array)
@@ -122,11 +131,12 @@ class NumbaCUDABackend(Backend):
         blocks = min(args.sample_ids.size, SIMULATED_BLOCKS if simulated else MAX_BLOCKS)
         if coupled:  # a cooperative launch; the simulator's grid barrier holds for one block only
             blocks = 1 if simulated else None
+        nonfinite = None
         try:
             with warnings.catch_warnings():
-                # the simulator runs the counter-based RNG on NumPy scalars, whose wrapping
-                # integer arithmetic warns; compiled code wraps silently
-                warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
+                # the simulator runs on NumPy scalars, whose wrapping integer arithmetic (the
+                # counter-based RNG) and IEEE results (inf, NaN) warn; compiled code is silent
+                warnings.filterwarnings("ignore", "(overflow|divide by zero|invalid value) encountered", RuntimeWarning)
                 device = [self._argument(spec, state, args, (blocks or 1) * threads) for spec in specs]
                 kind = "learning" if coupled else "inference"
                 compiles = not getattr(kernel, "overloads", True)  # the simulator compiles nothing
@@ -145,11 +155,15 @@ class NumbaCUDABackend(Backend):
                 for spec, array in zip(specs, device):
                     if isinstance(spec.ref, Record):
                         array.copy_to_host(args.records[self.plan.monitors[spec.ref.monitor]])
+                    elif isinstance(spec.ref, NonFinite):
+                        nonfinite = array.copy_to_host()
         except Exception as exc:
             cause = exc.__cause__ or exc.__context__ or exc
             raise PluginError(
                 f"a kernel raised {type(cause).__name__}: {cause} in compiled code; the run was discarded"
             ) from exc
+        if nonfinite is not None:
+            report_nonfinite(self.plan, nonfinite, lambda key: state[key].copy_to_host(), args)
 
     def _argument(self, spec: Arg, state: dict[StateKey, object], args: RunArgs, grid_threads: int):
         """The value of a kernel argument for this run: the device state as it is, a work

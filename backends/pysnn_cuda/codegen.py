@@ -18,6 +18,12 @@ thread (no atomics), kernels are bound for the CUDA target, and every sum or pro
 generated code itself computes is an explicitly rounded operation (``pysnn.kernel_rounding``),
 so that NVVM fuses nothing into multiply-adds. Work arrays (accumulators, spike lists, the
 learning phase's buffers) are arguments too (``Scratch``): the backend allocates them per run.
+
+Where the plan checks that state stays finite, a block learns from its barrier at the end of a
+sample's step (``cuda.syncthreads_or``) whether a thread wrote a non-finite value, and stops
+the sample there; threads of the learning phase that find one record the step in the run's
+``NonFinite`` record themselves (an atomic maximum, executed only then), and the grid reads it
+after the step's last barrier and stops the batch.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import Union
 
 from pysnn.lowering import StateRef, fold_mode
 from pysnn.plan import Plan, PopulationPlan, ProjectionPlan
-from pysnn.state_keys import WeightsKey
+from pysnn.state_keys import NeuronKey, WeightsKey
 from pysnn_numba.emitter import Code
 from pysnn_numba.run_generator import Generated, RunGenerator, literal, unpack
 
@@ -101,6 +107,11 @@ class _Generator(RunGenerator):
     def add(self, a: str, b: str) -> str:
         return f"radd({a}, {b})"
 
+    def record_stop(self, row: str, step: str) -> str:
+        """An atomic maximum: the threads that find non-finite state in a step record the same
+        step in the same entry (which starts at -1)."""
+        return f"cuda.atomic.max({self.stops()}, {row}, {step})"
+
     def scratch(self, name: str, dims: tuple[Dim, ...], dtype: str = "real", zeroed: bool = False) -> str:
         """``name``, a work array argument (see ``Scratch``)."""
         return self.arg(name, Scratch(dims, dtype, zeroed))
@@ -155,7 +166,7 @@ class _Generator(RunGenerator):
                 self._list_all(code)
             code.line("grid.sync()")
         shared_updates = [pop for pop in self.plan.populations if "update_shared" in pop.plugin.kernels]
-        with code.block("for t in range(steps):"):
+        with self.learning_steps(code):
             if not self.deferred and shared_updates:
                 for pop in shared_updates:
                     self.update_shared(code, pop)
@@ -166,16 +177,18 @@ class _Generator(RunGenerator):
             self.learning_phase(code)
             code.line("grid.sync()")
         if self.deferred:
-            for pop in (p for p in self.plan.populations if p in shared_updates or p.reductions):
-                with self.each_neuron(code, pop):
-                    if pop in shared_updates:
-                        with code.block("for _ in range(steps):"):
-                            self._update_shared_element(code, pop)
-                    for var in pop.reductions:
-                        array, total = self.state_array(pop, var), self._total(pop, var)
-                        code.line(f"{array}[j] = {self.add(f'{array}[j]', f'{total}[j]')}")
-            for learning in self.learning:
-                learning.finish_deferred(code)
+            with self.unless_stopped(code):
+                for pop in (p for p in self.plan.populations if p in shared_updates or p.reductions):
+                    keys = [NeuronKey(pop.name, var) for var in pop.reductions]
+                    with self.checking(code, keys, end=True), self.each_neuron(code, pop):
+                        if pop in shared_updates:
+                            with code.block("for _ in range(steps):"):
+                                self._update_shared_element(code, pop)
+                        for var, key in zip(pop.reductions, keys):
+                            array, total = self.state_array(pop, var), self._total(pop, var)
+                            code.line(f"{array}[j] = {self.add(f'{array}[j]', f'{total}[j]')}", *self.check(key, f"{array}[j]"))
+                for learning in self.learning:
+                    learning.finish_deferred(code)
         return code
 
     def each_neuron(self, code: Code, pop: PopulationPlan) -> AbstractContextManager[None]:
@@ -200,7 +213,7 @@ class _Generator(RunGenerator):
         code.line("cuda.syncthreads()")
         for pop in self.plan.populations:
             special = self.element_specials(code, pop)
-            with code.block(f"for j in range(thread, {self.size(pop.index)}, threads):"):
+            with self.element_loop(code, pop, f"for j in range(thread, {self.size(pop.index)}, threads):"):
                 self.update_element(code, pop, special, coupled)
                 for m, monitor in self.state_monitors(pop, shared=False):
                     with code.block(f"if (t + 1) % {monitor.every} == 0:"):
@@ -209,7 +222,17 @@ class _Generator(RunGenerator):
         if self.listed:
             code.line("cuda.syncthreads()")
             self._list_all(code)
-        code.line("cuda.syncthreads()")
+        stopped = self.sample_stopped()
+        if stopped is None:
+            code.line("cuda.syncthreads()")
+            return
+        # the block's barrier, which also says whether one of its threads wrote non-finite state:
+        # then the sample stops here (a learning run: the batch, after this step)
+        with code.block(f"if cuda.syncthreads_or(int({stopped})):"):
+            with code.block("if thread == 0:"):
+                code.line(self.record_stop("b", "t"), *([self.record_stop("batch", "t")] if coupled else []))
+            if not coupled:
+                code.line("break")
 
     # -- pieces of a step ---------------------------------------------------------------------------
 
@@ -286,13 +309,16 @@ class _Generator(RunGenerator):
         sample order, or order statistic) and apply them, or add them to the deferred total."""
         i, reduction = pop.index, pop.reductions[var]
         prefix, changes = f"p{i}_{var}", self.shared_change(pop, var)
-        with self.each_neuron(code, pop):
+        checked = [] if self.deferred else [NeuronKey(pop.name, var)]  # deferred: the state changes at the end
+        with self.checking(code, checked), self.each_neuron(code, pop):
             if fold_mode(reduction) == "quantile":
                 self.quantile(code, f"{prefix}_select", reduction, [f"value_ = {changes}[b, j]"], "value")
             else:
                 self.fold_batch(code, prefix, reduction, f"{changes}[b, j]")
             total = self._total(pop, var) if self.deferred else self.state_array(pop, var)
             code.line(f"{total}[j] = {self.add(f'{total}[j]', 'value')}")
+            for key in checked:
+                code.line(*self.check(key, f"{total}[j]"))
 
     def quantile(self, code: Code, name: str, reduction, per_sample: list[str], result: str) -> None:
         """``result`` takes ``reduction``'s quantile of the batch's values, which the statements

@@ -10,13 +10,15 @@ After the samples of a step ran, each learned projection works in two grid-wide 
 
 So the folds run in the same order as the NumPy reference's, with no atomics, and their cost
 follows the events. The helpers that bind the rule's kernels (``kernel_call``, ``new_weight``)
-are those of the Numba CPU generator; only the loops differ.
+and store and check the weights and the rule's state (``store_weight``, ``state_checks``) are
+those of the Numba CPU generator; only the loops differ.
 """
 
 from __future__ import annotations
 
 from pysnn.lowering import finishes
 from pysnn.plan import ProjectionPlan
+from pysnn.state_keys import WeightsKey
 from pysnn_numba.emitter import Code
 from pysnn_numba.learning_codegen import LearningCode as CPULearningCode
 
@@ -54,7 +56,7 @@ class LearningCode(CPULearningCode):
         if lines:
             self._list_events(code, lines)
         code.line("grid.sync()")
-        with code.block(f"for s in range(rank, {self.w}.size, ranks):"):
+        with self.g.checking(code, self.step_checks()), code.block(f"for s in range(rank, {self.w}.size, ranks):"):
             self._locate(code)
             for term in self.terms:
                 self._fold(code, term)
@@ -68,7 +70,7 @@ class LearningCode(CPULearningCode):
                 touched = ["True"]
             weight = f"{self.w}[{self.synapse}]"
             with code.block(f"if {' or '.join(touched)}:"):
-                code.line(f"{weight} = {self.new_weight(weight, {t: f'{t}_value' for t in self.terms}, None)}")
+                code.line(*self.store_weight(weight, self.new_weight(weight, {t: f"{t}_value" for t in self.terms}, None)))
 
     def _list_events(self, code: Code, lines: list[str]) -> None:
         """Pass 1: each line lists its samples with an event."""
@@ -131,13 +133,15 @@ class LearningCode(CPULearningCode):
         state = {var: f"{array}[b, s]" for var, array in self.states.items()}
         results = ", ".join([state[var] for var in self.rule.spec.state] + ["term"])
         call = self.kernel_call("on_step", exprs | state)
+        checks = self.state_checks(state)
         if self.mode == "quantile":
-            self.g.quantile(code, f"l{self.k}_select", self.reduction, [f"{results} = {call}", "value_ = term"], "step_value")
+            per_sample = [f"{results} = {call}", *checks, "value_ = term"]
+            self.g.quantile(code, f"l{self.k}_select", self.reduction, per_sample, "step_value")
             return
         combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine")
         code.line(f"step_value = {self.identity()}")
         with code.block("for b in range(batch):"):
-            code.line(f"{results} = {call}", f"step_value = {combine}(step_value, term)")
+            code.line(f"{results} = {call}", *checks, f"step_value = {combine}(step_value, term)")
         self._finish(code, "step_value")
 
     def _finish(self, code: Code, value: str) -> None:
@@ -147,8 +151,9 @@ class LearningCode(CPULearningCode):
 
     def finish_deferred(self, code: Code) -> None:
         """End of a deferred run: every synapse takes ``apply`` with the summed terms."""
-        with code.block(f"for s in range(rank, {self.w}.size, ranks):"):
-            self._locate(code)
-            weight = f"{self.w}[{self.synapse}]"
-            terms = {t: f"{self._total(t)}[s]" for t in self.terms}
-            code.line(f"{weight} = {self.new_weight(weight, terms, 'steps')}")
+        with self.g.checking(code, [WeightsKey(self.proj.name)], end=True):
+            with code.block(f"for s in range(rank, {self.w}.size, ranks):"):
+                self._locate(code)
+                weight = f"{self.w}[{self.synapse}]"
+                terms = {t: f"{self._total(t)}[s]" for t in self.terms}
+                code.line(*self.store_weight(weight, self.new_weight(weight, terms, "steps")))

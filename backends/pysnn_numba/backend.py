@@ -15,7 +15,7 @@ from pysnn.compile_notice import compile_notice
 from pysnn.errors import PluginError
 from pysnn.kernel_check import check_kernel
 from pysnn.kernel_source import import_generated
-from pysnn.lowering import resolve
+from pysnn.lowering import NonFinite, report_nonfinite, resolve
 from pysnn.numba_cache import repair_damaged_in
 from pysnn.plan import Plan
 from pysnn.plugin import Kernel
@@ -75,6 +75,9 @@ class NumbaCPUBackend(Backend):
             raise PluginError(
                 f"a kernel raised {type(cause).__name__}: {cause} in compiled code; the run was discarded"
             ) from exc
+        for spec, value in zip(arg_specs, values):
+            if isinstance(spec.ref, NonFinite):
+                report_nonfinite(self.plan, value, state.__getitem__, args)
 
     def parallel(self, coupled: bool, batch: int) -> bool:
         """Whether a run of ``batch`` samples (``coupled``: learning) takes the parallel form of

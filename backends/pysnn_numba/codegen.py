@@ -19,11 +19,12 @@ given per step).
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Iterable, Iterator
 
 from pysnn.lowering import StateRef, fold_mode
 from pysnn.plan import Plan, PopulationPlan, ProjectionPlan
-from pysnn.state_keys import NeuronKey, WeightsKey
+from pysnn.state_keys import NeuronKey, StateKey, WeightsKey
 from pysnn_numba.emitter import Code
 from pysnn_numba.learning_codegen import learning_code
 from pysnn_numba.run_generator import Generated, RunGenerator, literal, unpack
@@ -89,6 +90,9 @@ class _Generator(RunGenerator):
                 self.list_spikes(code, self.plan.populations[i])
             with code.block("for t in range(steps):"):
                 self.sample_step(code, coupled=False)
+                if stopped := self.sample_stopped():  # the sample's run stops at this step
+                    with code.block(f"if {stopped}:"):
+                        code.line(self.record_stop("b", "t"), "break")
         for pop in self.plan.populations:
             for m, monitor in self.state_monitors(pop, shared=True):
                 with code.block(f"for r in range({self.record(m)}.shape[0]):"):
@@ -118,10 +122,11 @@ class _Generator(RunGenerator):
                 self.list_spikes(code, self.plan.populations[i])
                 code.line(f"p{i}_nspk_all[b] = p{i}_nspk")
         shared_updates = [pop for pop in self.plan.populations if "update_shared" in pop.plugin.kernels]
-        with code.block("for t in range(steps):"):
+        with self.learning_steps(code):
             if not self.deferred:
                 for pop in shared_updates:
                     self.update_shared(code, pop)
+            stopped = self.sample_stopped()
             with code.block("for b in numba.prange(batch):"):
                 code.line("sid = sample_ids[b]")
                 for proj in self.plan.projections:
@@ -130,17 +135,25 @@ class _Generator(RunGenerator):
                     code.line(f"p{i}_spk = p{i}_spk_all[b]", f"p{i}_nspk = p{i}_nspk_all[b]")
                 self.sample_step(code, coupled=True)
                 code.line(*(f"p{i}_nspk_all[b] = p{i}_nspk" for i in self.listed))
+                if stopped:
+                    with code.block(f"if {stopped}:"):
+                        code.line(self.record_stop("b", "t"))
+            if stopped:  # the batch stops with its samples (a scan: a reduction compiles slowly)
+                with code.block("for b in range(batch):"), code.block(f"if {self.stops()}[b] == t:"):
+                    code.line(self.record_stop("batch", "t"))
             self.learning_phase(code)
         if self.deferred:
-            for pop in self.plan.populations:
-                if pop in shared_updates:
-                    with code.block("for _ in range(steps):"):
-                        self.update_shared(code, pop)
-                for var in pop.reductions:
-                    with code.block(f"for j in range({self.size(pop.index)}):"):
-                        code.line(f"p{pop.index}_{var}[j] = p{pop.index}_{var}[j] + p{pop.index}_total_{var}[j]")
-            for learning in self.learning:
-                learning.finish_deferred(code)
+            with self.unless_stopped(code):
+                for pop in self.plan.populations:
+                    if pop in shared_updates:
+                        with code.block("for _ in range(steps):"):
+                            self.update_shared(code, pop)
+                    for var in pop.reductions:
+                        key, array = NeuronKey(pop.name, var), f"p{pop.index}_{var}"
+                        with self.checking(code, [key], end=True), self.each_neuron(code, pop):
+                            code.line(f"{array}[j] = {array}[j] + p{pop.index}_total_{var}[j]", *self.check(key, f"{array}[j]"))
+                for learning in self.learning:
+                    learning.finish_deferred(code)
         return code
 
     def sample_step(self, code: Code, coupled: bool) -> None:
@@ -200,7 +213,7 @@ class _Generator(RunGenerator):
         monitors."""
         i = pop.index
         special = self.element_specials(code, pop)
-        with code.block(f"for j in range({self.size(i)}):"):
+        with self.element_loop(code, pop, f"for j in range({self.size(i)}):"):
             self.update_element(code, pop, special, coupled)
         if i in self.listed:  # a loop of its own, so that the update loop above stays vectorisable
             self.list_spikes(code, pop)
@@ -211,6 +224,33 @@ class _Generator(RunGenerator):
 
     def each_neuron(self, code: Code, pop: PopulationPlan) -> AbstractContextManager[None]:
         return code.block(f"for j in range({self.size(pop.index)}):")
+
+    @contextmanager
+    def counting(self, code: Code, header: str, checked: bool, end: bool = False) -> Iterator[None]:
+        """The parallel loop ``header`` (``numba.prange``) of the learning phase, whose body sets
+        the flag ``nonfinite_`` (when it is ``checked``): each iteration's flag is added to a
+        count (Numba reduces with ``+=``, not with ``|=``), and if it is not 0 after the loop,
+        the batch stops (``checking``)."""
+        if not checked:
+            with code.block(header):
+                yield
+            return
+        code.line("nonfinite_count = 0")
+        with code.block(header):
+            yield
+            code.line("nonfinite_count += nonfinite_")
+        with code.block("if nonfinite_count > 0:"):
+            code.line(self.record_stop(*self.batch_row(end)))
+
+    @contextmanager
+    def checked_prange(self, code: Code, header: str, keys: Iterable[StateKey], end: bool = False) -> Iterator[None]:
+        """The parallel loop ``header``, whose body writes shared state or a learning rule's
+        state (``keys``) and emits ``check`` after each write: ``checking`` in each iteration,
+        ``counting`` over them."""
+        checked = any(key in self.checks for key in keys)
+        with self.counting(code, header, checked, end):
+            code.line(*(["nonfinite_ = False"] if checked else []))
+            yield
 
     def copy(self, code: Code, target: str, value: str, population: int) -> None:
         """``target = value`` for each neuron ``j`` of a population (a monitor's record): an
@@ -232,7 +272,8 @@ class _Generator(RunGenerator):
         statistic) and apply them, or add them to the deferred total."""
         i, reduction = pop.index, pop.reductions[var]
         prefix = f"p{i}_{var}"
-        with code.block(f"for j in numba.prange({self.size(i)}):"):
+        checked = [] if self.deferred else [NeuronKey(pop.name, var)]  # deferred: the state changes at the end
+        with self.checked_prange(code, f"for j in numba.prange({self.size(i)}):", checked):
             if fold_mode(reduction) == "quantile":
                 select = self.kernel(f"{prefix}_select", reduction, "select")
                 quantile = literal(reduction.spec.cls.quantile)
@@ -246,3 +287,5 @@ class _Generator(RunGenerator):
                 self.fold_batch(code, prefix, reduction, f"p{i}_d_{var}[b, j]")
             total = f"p{i}_total_{var}" if self.deferred else prefix
             code.line(f"{total}[j] = {total}[j] + value")
+            for key in checked:
+                code.line(*self.check(key, f"{prefix}[j]"))

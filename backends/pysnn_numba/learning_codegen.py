@@ -12,6 +12,11 @@ contiguous in its buffer: dense projections keep ``pre`` row-major and ``post`` 
 sparse ones keep ``pre`` in CSR and ``post`` in CSC order. Weights are then applied where an
 event reached them, so that the cost follows the events; see ``DenseLearning`` and
 ``SparseLearning`` for how each visits them.
+
+Where the plan checks that state stays finite, each new weight and each new value of the rule's
+state sets a flag of its iteration of the parallel loop that writes it, and the iterations' flags
+are counted in a reduction: if some is set, the batch stops at this step
+(``pysnn_numba.codegen``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Iterator
 
 from pysnn.lowering import Indexing, LearningConstant, RuleOf, StateRef, finishes, fold_mode
 from pysnn.plan import BoundPlugin, ProjectionPlan
-from pysnn.state_keys import RuleKey, WeightsKey
+from pysnn.state_keys import RuleKey, StateKey, WeightsKey
 from pysnn_numba.emitter import Code
 from pysnn_numba.run_generator import literal
 
@@ -94,6 +99,22 @@ class LearningCode(ABC):
     @abstractmethod
     def finish_deferred(self, code: Code) -> None:
         """After the last step of a deferred run."""
+
+    def weight_checks(self) -> list[StateKey]:
+        """The weights' key where a step's loops write them (not a deferred run's: it sums)."""
+        return [] if self.g.deferred else [WeightsKey(self.proj.name)]
+
+    def step_checks(self) -> list[StateKey]:
+        """The keys of what the loop that runs the rule's kernels writes: its state, weights."""
+        return [RuleKey(self.proj.name, var) for var in self.states] + self.weight_checks()
+
+    def store_weight(self, target: str, value: str) -> list[str]:
+        """Statements that store the new weight ``value`` at ``target`` and check it."""
+        return [f"w_ = {value}", f"{target} = w_", *self.g.check(WeightsKey(self.proj.name), "w_")]
+
+    def state_checks(self, state: dict[str, str]) -> list[str]:
+        """Statements that check the rule's state at its expressions ``state``."""
+        return [line for var in self.states for line in self.g.check(RuleKey(self.proj.name, var), state[var])]
 
     def kernel_call(self, kernel: str, exprs: dict[str, str]) -> str:
         """Call of a rule kernel at sample ``b``, synapse (ip, jq), with the special-argument
@@ -190,13 +211,14 @@ class LearningCode(ABC):
         """``on_step`` of every sample for the slots of ``loop`` (a row), folded in sample order."""
         results = [state[var] for var in self.rule.spec.state] + ["term"]
         call = self.kernel_call("on_step", exprs | state)
+        checks = self.state_checks(state)
         if self.mode == "quantile":
-            self._quantile(code, loop, slot, [f"{', '.join(results)} = {call}", "values[b] = term"])
+            self._quantile(code, loop, slot, [f"{', '.join(results)} = {call}", *checks, "values[b] = term"])
             return
         combine = self.g.kernel(f"l{self.k}_combine", self.reduction, "combine")
         loop.emit(code, f"{slot} = {self.identity()}")
         with code.block("for b in range(batch):"), loop.each(code):
-            code.line(f"{', '.join(results)} = {call}", f"{slot} = {combine}({slot}, term)")
+            code.line(f"{', '.join(results)} = {call}", *checks, f"{slot} = {combine}({slot}, term)")
         self.finish(code, loop, slot)
 
     def event_exprs(self, w: str) -> dict[str, str]:
@@ -261,7 +283,7 @@ class DenseLearning(LearningCode):
                     with code.block("if not copied:"):
                         code.line(f"l{k}_partial_cols[n_partial] = l{k}_cols[c]", "n_partial += 1")
             code.line(f"dense_columns = n_cols * {DENSE_COLUMNS} > {self.n_post}")
-        with code.block(f"for ip in numba.prange({self.n_pre}):"):
+        with self.g.checked_prange(code, f"for ip in numba.prange({self.n_pre}):", self.step_checks()):
             code.line("pre_hit = False")
             if "pre" in self.terms:
                 self.fold_line(code, "pre", f"{self.src}[b, ip]", row, f"l{k}_pre[ip, jq]", self.kernel_call("on_pre", exprs), "pre_hit")
@@ -320,9 +342,10 @@ class DenseLearning(LearningCode):
             return [f"l{self.k}_total_{t}[ip, jq] += {t}_value" for t in self.terms]
         values = {t: f"{t}_value" for t in self.terms}
         if touched == "True":
-            return [f"{self.w}[ip, jq] = {self.new_weight(f'{self.w}[ip, jq]', values, None)}"]
+            return self.store_weight(f"{self.w}[ip, jq]", self.new_weight(f"{self.w}[ip, jq]", values, None))
         new = self.new_weight("w_old", values, None)
-        return [f"w_old = {self.w}[ip, jq]", f"w_new = {new}", f"{self.w}[ip, jq] = w_new if {touched} else w_old"]
+        kept = self.store_weight(f"{self.w}[ip, jq]", f"w_new if {touched} else w_old")
+        return [f"w_old = {self.w}[ip, jq]", f"w_new = {new}", *kept]
 
     def _apply_row(self, code: Code) -> None:
         """The whole row (vectorised, untouched weights kept by a select), or only the columns
@@ -346,8 +369,11 @@ class DenseLearning(LearningCode):
     def finish_deferred(self, code: Code) -> None:
         """End of a deferred run: every synapse takes ``apply`` with the summed terms."""
         terms = {t: f"l{self.k}_total_{t}[ip, jq]" for t in self.terms}
-        with code.block(f"for ip in numba.prange({self.n_pre}):"), code.block(f"for jq in range({self.n_post}):"):
-            code.line(f"{self.w}[ip, jq] = {self.new_weight(f'{self.w}[ip, jq]', terms, 'steps')}")
+        weight = f"{self.w}[ip, jq]"
+        rows = f"for ip in numba.prange({self.n_pre}):"
+        with self.g.checked_prange(code, rows, [WeightsKey(self.proj.name)], end=True):
+            with code.block(f"for jq in range({self.n_post}):"):
+                code.line(*self.store_weight(weight, self.new_weight(weight, terms, "steps")))
 
 
 class SparseLearning(LearningCode):
@@ -391,7 +417,7 @@ class SparseLearning(LearningCode):
         if "post" in self.terms:
             with code.block(f"for jq in numba.prange({self.n_post}):"):
                 self.fold_line(code, "post", f"{self.tgt}[b, jq]", self._column(), f"l{k}_post[c]", self.kernel_call("on_post", exprs), f"l{k}_post_hit[jq]")
-        with code.block(f"for ip in numba.prange({self.n_pre}):"):
+        with self.g.checked_prange(code, f"for ip in numba.prange({self.n_pre}):", self.step_checks()):
             if "pre" in self.terms:
                 self.fold_line(code, "pre", f"{self.src}[b, ip]", self._row(), f"l{k}_pre[syn]", self.kernel_call("on_pre", exprs), f"l{k}_pre_hit[ip]")
             if "step" in self.terms:
@@ -409,8 +435,8 @@ class SparseLearning(LearningCode):
                 self._update(code)
         if "post" in self.terms and "step" not in self.terms:  # with on_step every row applied
             column = self._column()
-            with code.block(f"for jq in numba.prange({self.n_post}):"), code.block(f"if l{k}_post_hit[jq]:"), column.each(code):
-                with code.block(f"if not l{k}_row_applied[ip]:"):
+            with self.g.checked_prange(code, f"for jq in numba.prange({self.n_post}):", self.weight_checks()):
+                with code.block(f"if l{k}_post_hit[jq]:"), column.each(code), code.block(f"if not l{k}_row_applied[ip]:"):
                     code.line(*(["pre_value = REAL(0.0)"] if "pre" in self.terms else []), f"post_value = l{k}_post[c]")
                     self._update(code)
 
@@ -419,10 +445,14 @@ class SparseLearning(LearningCode):
         if self.g.deferred:
             code.line(*(f"l{self.k}_total_{t}[syn] += {t}_value" for t in self.terms))
         else:
-            code.line(f"{self.w}[syn] = {self.new_weight(f'{self.w}[syn]', {t: f'{t}_value' for t in self.terms}, None)}")
+            weight = f"{self.w}[syn]"
+            code.line(*self.store_weight(weight, self.new_weight(weight, {t: f"{t}_value" for t in self.terms}, None)))
 
     def finish_deferred(self, code: Code) -> None:
         """End of a deferred run: every synapse takes ``apply`` with the summed terms."""
         terms = {t: f"l{self.k}_total_{t}[syn]" for t in self.terms}
-        with code.block(f"for ip in numba.prange({self.n_pre}):"), self._row().each(code):
-            code.line(f"{self.w}[syn] = {self.new_weight(f'{self.w}[syn]', terms, 'steps')}")
+        weight = f"{self.w}[syn]"
+        rows = f"for ip in numba.prange({self.n_pre}):"
+        with self.g.checked_prange(code, rows, [WeightsKey(self.proj.name)], end=True):
+            with self._row().each(code):
+                code.line(*self.store_weight(weight, self.new_weight(weight, terms, "steps")))

@@ -5,28 +5,29 @@ A generator names every array and value its code reads as an argument of the gen
 (``arg``), each with the ``RunValue`` that the backend resolves for a run; it calls kernels by
 expressions built from ``lowering.kernel_args``. Only the loops, the memory and the arithmetic's
 syntax differ between targets: ``target`` binds the kernels (``kernel_source.bind_kernel``) and
-``add`` writes a sum of two values of the dtype.
+``add`` writes a sum of two values of the dtype. Where the plan checks that state stays finite,
+each write of checked state sets, branch-free, a flag of the loop around it (``element_loop``,
+``checking``, ``check``); a sample whose step set one stops there, and a learning run stops
+the whole batch, so that the backend finds the values in the state (``lowering.NonFinite``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from types import FunctionType
+from typing import Iterable, Iterator
 
-import numba
-
-from pysnn import __version__, builtin_kernels, kernel_math, kernel_math_jit, kernel_rounding, rng
-from pysnn.kernel_source import bind_kernel
+from pysnn import builtin_kernels
+from pysnn.kernel_source import bind_kernel, runtime_digest
 from pysnn.lowering import (
     Connectivity,
     FirstStep,
     Indexing,
     InputData,
     NeuronModelOf,
+    NonFinite,
     OwnState,
     PluginOwner,
     PluginValue,
@@ -43,10 +44,11 @@ from pysnn.lowering import (
     TraceDecay,
     Value,
     finishes,
+    finite_checks,
     kernel_args,
 )
 from pysnn.plan import BoundPlugin, Plan, PopulationPlan, ProjectionPlan
-from pysnn.state_keys import NeuronKey, OutputKey, SynapseKey, TraceKey
+from pysnn.state_keys import NeuronKey, OutputKey, StateKey, SynapseKey, TraceKey
 from pysnn_numba.emitter import Code
 
 
@@ -75,14 +77,6 @@ def literal(value: float) -> str:
     return repr(float(value))
 
 
-def runtime_digest() -> str:
-    """Hash of what compiled code depends on besides the generated source (Numba's cache
-    tracks only the file it compiles)."""
-    modules = (kernel_math, kernel_math_jit, kernel_rounding, rng)
-    parts = [__version__, numba.__version__] + [inspect.getsource(m) for m in modules]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
 def bounded_source(decorator: str) -> str:
     """Source of ``bounded`` and ``bounded_once``, compiled with ``decorator``: a learned
     weight after its steps of weight decay, clipped (the built-in kernels of
@@ -105,6 +99,13 @@ def bounded_once(w, decay, wmin, wmax):
         w = builtin_decayed_weight(w, decay)
     return builtin_clipped_weight(w, wmin, wmax)
 '''
+
+
+def nonfinite(values: list[str]) -> str:
+    """A branch-free test that one of ``values`` (expressions of the dtype) is NaN or infinite:
+    ``x - x`` is 0 for finite x and NaN otherwise, and so is a sum of them; no target folds it
+    (no fast-math)."""
+    return " + ".join(f"({value} - {value})" for value in values) + " != 0"
 
 
 def unpack(targets: list[str]) -> str:
@@ -137,6 +138,8 @@ class RunGenerator(ABC):
         """Global name of each kernel the generated code calls -> its bound function."""
         self.learning: list = []
         """The learning code of each learned projection (set by the subclass)."""
+        self.checks = frozenset(check.key for check in finite_checks(plan)) if plan.check_finite else frozenset()
+        """The state that runs check (``lowering.finite_checks``; none if the plan does not)."""
 
     def add(self, a: str, b: str) -> str:
         """The expression of ``a + b`` for two values of the dtype."""
@@ -233,7 +236,8 @@ class RunGenerator(ABC):
     def update_element(self, code: Code, pop: PopulationPlan, special: dict[str, str], coupled: bool) -> None:
         """Neuron ``j`` of sample ``b`` takes its step: encoder, or synapses and neuron model
         (while ``coupled``, shared variables' changes go to ``p<i>_d_<var>``); then its traces
-        and spike monitors."""
+        and spike monitors; then the state it wrote sets the flag of ``element_loop`` if some
+        of it is not finite."""
         i, bound, output = pop.index, pop.plugin, self.output(pop)
         state = self.state_exprs(pop)
         if pop.is_input:
@@ -261,6 +265,10 @@ class RunGenerator(ABC):
             buffer = self.record(m)
             target = f"{buffer}[b, j] +=" if monitor.what == "spike_counts" else f"{buffer}[t, b, j] ="
             code.line(f"{target} {output}[b, j]")
+        checked = self._element_arrays(pop)
+        if checked:  # the model's new state from its locals, the rest from the arrays
+            values = [f"r_{key.variable}" if isinstance(key, NeuronKey) else f"{array}[b, j]" for key, array in checked.items()]
+            code.line(f"nonfinite_p{i} |= {nonfinite(values)}")
 
     def synapse(self, code: Code, proj: ProjectionPlan, ports: dict[str, str]) -> None:
         """Post-synaptic update of projection ``proj`` at target ``j``; adds its current to the
@@ -273,6 +281,92 @@ class RunGenerator(ABC):
         call = self.call_kernel(f"k{k}", SynapseOf(k), bound, "update", special, state, {"post": (target, "j")})
         variable = ports[proj.port]
         code.line(f"{unpack(results)} = {call}", f"{variable} = {self.add(variable, 'current')}")
+
+    # -- finite state ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def element_loop(self, code: Code, pop: PopulationPlan, header: str) -> Iterator[None]:
+        """The loop ``header`` over the neurons ``j`` of ``pop`` in sample ``b``, whose body calls
+        ``update_element``. Where the plan checks the state it writes, one flag for all of it
+        (``nonfinite_p<i>``, one test per neuron: the loop stays almost as fast), cleared before
+        the loop, says whether some of it is not finite (``sample_stopped``)."""
+        if self._element_arrays(pop):
+            code.line(f"nonfinite_p{pop.index} = False")
+        with code.block(header):
+            yield
+
+    def _element_arrays(self, pop: PopulationPlan) -> dict[StateKey, str]:
+        """The checked state that ``update_element`` writes for ``pop`` -> its array."""
+        arrays: dict[StateKey, str] = {OutputKey(pop.name): self.output(pop)} if not pop.spiking else {}
+        for k in pop.incoming:
+            proj = self.plan.projections[k]
+            for var in proj.synapse.spec.state:
+                arrays[SynapseKey(proj.name, var)] = self.arg(f"k{k}_{var}", StateRef(SynapseKey(proj.name, var)))
+        for var, decl in pop.plugin.spec.state.items():
+            if not decl.shared:
+                arrays[NeuronKey(pop.name, var)] = self.state_array(pop, var)
+        for trace in pop.traces:
+            arrays[TraceKey(pop.name, trace.name)] = self.trace(pop, trace.name)
+        return {key: array for key, array in arrays.items() if key in self.checks}
+
+    def sample_stopped(self) -> str | None:
+        """The expression that says that sample ``b``'s step wrote state that is not finite (the
+        flags of its neuron loops), so that its run stops there; None if nothing is checked."""
+        flags = [f"nonfinite_p{pop.index}" for pop in self.plan.populations if self._element_arrays(pop)]
+        return " or ".join(flags) or None
+
+    def check(self, key: StateKey, value: str) -> list[str]:
+        """The statement that sets the flag of ``checking`` if ``value``, just written to
+        ``key``'s array, is NaN or infinite (none if ``key`` is not checked)."""
+        return [f"nonfinite_ |= {nonfinite([value])}"] if key in self.checks else []
+
+    def stops(self) -> str:
+        """The run's ``NonFinite`` record: where samples, or the batch, stopped."""
+        return self.arg("nonfinite", NonFinite())
+
+    def record_stop(self, row: str, step: str) -> str:
+        """The statement that records in ``stops`` that ``row`` (a sample; "batch": all of
+        them; "batch + 1": a deferred run's end) stopped at ``step``."""
+        return f"{self.stops()}[{row}] = {step}"
+
+    @contextmanager
+    def checking(self, code: Code, keys: Iterable[StateKey], end: bool = False) -> Iterator[None]:
+        """Around a loop whose body writes shared state or a learning rule's state (``keys``)
+        and emits ``check`` after each write: the flag ``nonfinite_``, cleared before the loop;
+        if it is set after it, the batch stops at this step (``end``: at a deferred run's end)."""
+        if not any(key in self.checks for key in keys):
+            yield
+            return
+        code.line("nonfinite_ = False")
+        yield
+        with code.block("if nonfinite_:"):
+            code.line(self.record_stop(*self.batch_row(end)))
+
+    @staticmethod
+    def batch_row(end: bool) -> tuple[str, str]:
+        """The entry of the ``NonFinite`` record where the batch stops, and the step there: at a
+        step, or (``end``) at the end of a deferred run."""
+        return ("batch + 1", "steps - 1") if end else ("batch", "t")
+
+    @contextmanager
+    def learning_steps(self, code: Code) -> Iterator[None]:
+        """The loop over the steps of a learning run, which stops after a step at which the
+        batch stopped. Every thread reads the record after the step's last barrier; a later
+        step's, which a faster thread may have written by then, is not this one's."""
+        if not self.checks:
+            with code.block("for t in range(steps):"):
+                yield
+            return
+        code.line("stopped_ = False")
+        with code.block("for t in range(steps):"):
+            yield
+            code.line(f"stop_ = {self.stops()}[batch]")
+            with code.block("if 0 <= stop_ <= t:"):
+                code.line("stopped_ = True", "break")
+
+    def unless_stopped(self, code: Code) -> AbstractContextManager[None]:
+        """What follows a learning run's ``learning_steps`` where the batch did not stop."""
+        return code.block("if not stopped_:") if self.checks else nullcontext()
 
     # -- the arguments of the generated functions --------------------------------------------------
 

@@ -20,6 +20,10 @@ Straightforward array code: one Python iteration per time step, every kernel cal
    Deferred: the reduced changes are summed over steps and applied when the run ends.
 4. **Monitors** record.
 
+Unless the plan says otherwise (``check_finite=False``), the state a step may change is then
+checked for NaN and infinities (``lowering.finite_checks``): a run in which some became
+non-finite stops after that step and raises ``NumericalError`` (``lowering.report_nonfinite``).
+
 The Numba backends perform the same float operations in the same order, which is what makes them
 bit-identical to this one.
 """
@@ -36,7 +40,18 @@ from pysnn import builtin_kernels, rng
 from pysnn.backend import Backend, RunArgs
 from pysnn.errors import PluginError
 from pysnn.kernel_check import wrong_output_type
-from pysnn.lowering import Indexing, OwnState, Special, Value, finishes, fold_mode, kernel_args, read_key
+from pysnn.lowering import (
+    Indexing,
+    OwnState,
+    Special,
+    Value,
+    finishes,
+    finite_checks,
+    fold_mode,
+    kernel_args,
+    read_key,
+    report_nonfinite,
+)
 from pysnn.plan import BoundPlugin, LearningPlan, Plan, PopulationPlan, ProjectionPlan, TracePlan
 from pysnn.plugin import Kernel
 from pysnn.state_keys import NeuronKey, OutputKey, RuleKey, StateKey, SynapseKey, TraceKey, WeightsKey
@@ -79,30 +94,44 @@ class NumpyBackend(Backend):
         batch = args.sample_ids.size
         every_step = args.learning and not args.deferred
         totals: dict = {}
-        for t in range(args.steps):
-            step = np.uint64(args.step0 + t)
-            accumulated = [self._propagate(proj, state, batch) for proj in plan.projections]
-            changes = {}
-            for pop in plan.populations:
-                if every_step and "update_shared" in pop.plugin.kernels:
-                    self._update_shared(pop, state, dt)
-                keys = _element_keys(pop, args.sample_ids, step)
-                if pop.is_input:
-                    data = args.inputs[pop.name]
-                    x = data[t] if data.ndim == 3 else data
-                    out = self._call(pop.plugin, "encode", {"x": x, "dt": dt, "rng": keys}, state, (NeuronKey, pop.name))
-                    state[OutputKey(pop.name)] = _as(out[0], state[OutputKey(pop.name)].dtype, batch, pop.n)
-                else:
-                    inputs = self._synaptic_input(pop, accumulated, state, dt, batch)
-                    changes[pop.name] = self._update(pop, state, inputs, dt, keys, batch)
-                for trace in pop.traces:
-                    self._trace(pop, trace, state)
-            if args.learning:
-                reward = None if args.reward is None else (args.reward[t] if args.reward.ndim == 2 else args.reward)
-                self._learn(state, changes, reward, dt, batch, totals if args.deferred else None)
-            self._record(args, state, t)
-        if args.learning and args.deferred:
-            self._apply_deferred(state, totals, dt, args.steps)
+        checks = finite_checks(plan) if plan.check_finite else ()
+        per_sample = [check.key for check in checks if not check.shared]
+        shared = [check.key for check in checks if check.shared]
+        stops = np.full(batch + 2, -1, np.int64)  # the run's lowering.NonFinite record
+        # IEEE results and wrapping integers without warnings, as in compiled code (NaN and
+        # infinities in the state are reported by the checks, unless the plan lets them pass)
+        with np.errstate(all="ignore"):
+            for t in range(args.steps):
+                step = np.uint64(args.step0 + t)
+                accumulated = [self._propagate(proj, state, batch) for proj in plan.projections]
+                changes = {}
+                for pop in plan.populations:
+                    if every_step and "update_shared" in pop.plugin.kernels:
+                        self._update_shared(pop, state, dt)
+                    keys = _element_keys(pop, args.sample_ids, step)
+                    if pop.is_input:
+                        data = args.inputs[pop.name]
+                        x = data[t] if data.ndim == 3 else data
+                        out = self._call(pop.plugin, "encode", {"x": x, "dt": dt, "rng": keys}, state, (NeuronKey, pop.name))
+                        state[OutputKey(pop.name)] = _as(out[0], state[OutputKey(pop.name)].dtype, batch, pop.n)
+                    else:
+                        inputs = self._synaptic_input(pop, accumulated, state, dt, batch)
+                        changes[pop.name] = self._update(pop, state, inputs, dt, keys, batch)
+                    for trace in pop.traces:
+                        self._trace(pop, trace, state)
+                if args.learning:
+                    reward = None if args.reward is None else (args.reward[t] if args.reward.ndim == 2 else args.reward)
+                    self._learn(state, changes, reward, dt, batch, totals if args.deferred else None)
+                self._record(args, state, t)
+                if not _finite(state, per_sample + (shared if every_step else [])):
+                    stops[batch] = t  # every sample stops at this step
+                    break
+            else:  # not stopped
+                if args.learning and args.deferred:
+                    self._apply_deferred(state, totals, dt, args.steps)
+                    if not _finite(state, shared):
+                        stops[batch + 1] = args.steps - 1
+        report_nonfinite(plan, stops, state.__getitem__, args)
 
     # -- dynamics ---------------------------------------------------------------------------------
 
@@ -377,12 +406,16 @@ def quantile_positions(quantile: float, batch: int) -> tuple[int, int]:
     return math.floor(position), math.ceil(position)
 
 
+def _finite(state, keys: list[StateKey]) -> bool:
+    """True if the arrays of ``keys`` hold no NaN or infinity."""
+    return all(np.isfinite(state[key]).all() for key in keys)
+
+
 def _element_keys(pop: PopulationPlan, sample_ids: np.ndarray, step: np.uint64) -> np.ndarray | None:
     if not pop.plugin.uses("rng"):
         return None
-    with np.errstate(over="ignore"):
-        keys = rng.step_key(pop.stream, sample_ids[:, None], step)
-        return rng.element_key(keys, np.arange(pop.n, dtype=np.uint64)[None, :])
+    keys = rng.step_key(pop.stream, sample_ids[:, None], step)  # wraps: warnings are off in runs
+    return rng.element_key(keys, np.arange(pop.n, dtype=np.uint64)[None, :])
 
 
 
@@ -452,9 +485,8 @@ class _Site:
         for kind, name, by in self.args:
             value = special[name] if kind == "special" else self.bound.values[name] if kind == "value" else state[name]
             values.append(value if at is None else at.take(value, by))
-        try:
-            with np.errstate(all="ignore"):
-                result = self.function(*values)
+        try:  # under the run's np.errstate: IEEE results without warnings
+            result = self.function(*values)
         except Exception as exc:
             raise PluginError(f"{self.label} raised {type(exc).__name__}: {exc}") from exc
         return result if isinstance(result, tuple) else (result,)
