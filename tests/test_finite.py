@@ -1,8 +1,8 @@
 """State that becomes NaN or infinite during a run is reported (``compile(check_finite=True)``,
 the default): ``NumericalError`` names the population or projection, the variable, the first
-step and a sample, the same on every backend, and the run is discarded. ``check_finite=False``
-lets runs go on, with the same non-finite state on every backend, and a run whose state stays
-finite gives the same results whether it is checked or not."""
+step, a sample and the element, the same on every backend (numba-cpu in both its forms), and
+the run is discarded. ``check_finite=False`` lets runs go on, with the same non-finite state on
+every backend, and a run whose state stays finite gives the same results checked or not."""
 
 import pickle
 
