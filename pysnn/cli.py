@@ -1,12 +1,16 @@
-"""The ``pysnn`` command: list plugins, run the scaling experiment, fetch and verify data sets."""
+"""The ``pysnn`` command: list plugins and backends, run the paper's experiments, fetch and verify
+data sets."""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import json
 import sys
+import textwrap
 from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from pysnn import registry
 from pysnn.backend import BACKEND_ENV, DEFAULT_BACKEND, backend_name
@@ -20,6 +24,125 @@ def _int_list(text: str) -> list[int]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _png_path(text: str) -> Path:
+    """A --plot file: a .png, and matplotlib installed to draw it (checked before the experiment)."""
+    from pysnn import plots
+    from pysnn.errors import ConfigError
+
+    if Path(text).suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"expected a file name ending in .png, got {text!r}")
+    try:
+        plots.require_matplotlib()
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return Path(text)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps each paragraph of a description or epilog to the terminal, keeping a paragraph with an
+    indented line (examples) as written; appends each option's default (a list as a,b,c), except
+    None and False."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            if "\n " not in f"\n{paragraph}":
+                paragraph = textwrap.fill(" ".join(paragraph.split()), width, initial_indent=indent, subsequent_indent=indent)
+            paragraphs.append(paragraph)
+        return "\n\n".join(paragraphs)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        default = action.default
+        if (
+            not action.help or not action.option_strings or "%(default)" in action.help
+            or default is None or default is False or default is argparse.SUPPRESS
+        ):
+            return action.help
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return f"{action.help} (default: {shown.replace('%', '%%')})"
+
+
+def add_command(
+    commands: argparse._SubParsersAction, name: str, func: Callable[[argparse.Namespace], int], *examples: str
+) -> argparse.ArgumentParser:
+    """A subcommand ``name`` that runs ``func``: the first line of its docstring is its summary in
+    ``pysnn --help``, the whole docstring its description, ``examples`` (command lines) its epilog;
+    each option's help shows its default."""
+    doc = inspect.getdoc(func)
+    parser = commands.add_parser(
+        name, help=doc.splitlines()[0], description=doc, formatter_class=HelpFormatter,
+        epilog="examples:\n" + "\n".join(f"  {example}" for example in examples),
+    )
+    parser.set_defaults(func=func)
+    return parser
+
+
+def add_common_flags(
+    parser: argparse.ArgumentParser,
+    *,
+    batch_size: int | Sequence[int],
+    seed_help: str | None,
+    plot_help: str,
+    batch_aliases: Sequence[str] = (),
+) -> None:
+    """The options every experiment command takes: ``--backend`` (None: the default backend),
+    ``--batch-size`` (one integer if ``batch_size`` is an int, else a comma-separated list;
+    ``batch_aliases`` are other names for it), ``--seed`` (default 0; not added if ``seed_help``
+    is None: a command whose seed is given otherwise), ``--out`` (a Path: write
+    the results with ``_write_results``), ``--plot`` (a .png Path, None if not given; parsing
+    fails at once without matplotlib) and ``--quiet``."""
+    parser.add_argument(
+        "--backend", default=None,
+        help=f"backend name (default: ${BACKEND_ENV} or {DEFAULT_BACKEND}); installed: {', '.join(registry.names('backend'))}",
+    )
+    several = not isinstance(batch_size, int)
+    parser.add_argument(
+        "--batch-size", *batch_aliases, dest="batch_size", default=list(batch_size) if several else batch_size,
+        type=_int_list if several else _positive_int, metavar="B[,B...]" if several else "B",
+        help="batch sizes (samples simulated together), comma-separated" if several else "samples simulated together",
+    )
+    if seed_help is not None:
+        parser.add_argument("--seed", type=int, default=0, help=seed_help)
+    parser.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="write the results to FILE: CSV if it ends in .csv, else JSON"
+    )
+    parser.add_argument("--plot", type=_png_path, default=None, metavar="FILE.png", help=plot_help)
+    parser.add_argument("--quiet", action="store_true", help="only the results: no progress bars or messages")
+
+
+def _write_results(args: argparse.Namespace, rows: list[dict], draw: Callable[[Path], Any]) -> None:
+    """What the common flags ask for: ``rows`` to ``--out``, ``draw(path)`` to ``--plot``."""
+    if args.out is not None:
+        _write_rows(args.out, rows)
+    if args.plot is not None:
+        draw(args.plot)
+        print(f"plot written to {args.plot}")
+
+
+def _progress(total: int, description: str, unit: str, quiet: bool):
+    """A tqdm bar on stderr, or None: if ``quiet``, if stderr is not a terminal or without tqdm."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(
+        total=total, desc=description, file=sys.stderr, leave=False,
+        bar_format=f"{{l_bar}}{{bar}}| {{n_fmt}}/{{total_fmt}} {unit} [{{elapsed}}<{{remaining}}{{postfix}}]",
+    )
 
 
 def plugins(args: argparse.Namespace) -> int:
@@ -63,8 +186,14 @@ def _check_plugins() -> int:
 
 
 def convert(args: argparse.Namespace) -> int:
-    """Experiment 2: train the paper's MLP on MNIST, convert it to IF neurons, and measure
-    accuracy against T and wall-clock against batch size on the test set."""
+    """Experiment 2: ANN-to-SNN conversion on MNIST, accuracy against T and wall-clock against batch.
+
+    Trains the paper's 784-256-128-10 ReLU MLP with scikit-learn (or loads it from --weights),
+    converts it to integrate-and-fire neurons with subtractive reset and data-based weight
+    normalisation, and simulates the test images, each as a constant current, in batches of each
+    --batch-size: the accuracy after each T in --steps and the wall-clock of each (T, batch size),
+    compilation excluded. Needs scikit-learn and tqdm: pip install 'pysnn-minibatch[apps]'."""
+    from pysnn import plots
     from pysnn.experiments.conversion import TABLE_HEADER, run_conversion, table_row
 
     if not args.quiet:
@@ -78,11 +207,12 @@ def convert(args: argparse.Namespace) -> int:
         n_test=args.n_test,
         cache_dir=args.weights,
         quiet=args.quiet,
+        readout=args.readout,
         report=None if args.quiet else lambda row: print(table_row(row), flush=True),
     )
     print(f"ANN accuracy {100 * report.ann_accuracy:.2f} %; layer scales {', '.join(f'{s:.3g}' for s in report.scales)}")
-    if args.out is not None:
-        _write_rows(args.out, [row.as_dict() for row in report.evaluations])
+    rows = report.evaluations
+    _write_results(args, [row.as_dict() for row in rows], lambda path: plots.conversion(path, rows))
     return 0
 
 
@@ -100,7 +230,12 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
 
 
 def scaling(args: argparse.Namespace) -> int:
-    """Experiment 1: seconds per 1000 steps as the batch grows."""
+    """Experiment 1: seconds per 1000 steps as the batch grows.
+
+    100 Poisson inputs (rates uniform in 0-120 Hz) drive n_out LIF neurons through dense random
+    weights for --steps steps of 1 ms. Each (n_out, batch size) is the best of --repeats runs,
+    compilation excluded; --stdp adds spike traces and PostPre learning, as in the paper."""
+    from pysnn import plots
     from pysnn.experiments.scaling import TABLE_HEADER, scaling as run_scaling, table_row
 
     args.backend = backend_name(args.backend)
@@ -108,20 +243,198 @@ def scaling(args: argparse.Namespace) -> int:
         import numba
 
         numba.set_num_threads(args.threads)
-    learning = " with PostPre STDP" if args.stdp else ""
-    print(f"scaling experiment: 100 Poisson inputs -> n_out LIF{learning}, {args.steps} steps, backend {args.backend}")
-    print(TABLE_HEADER)
-    run_scaling(
-        args.backend,
-        args.n_out,
-        args.batch,
-        args.steps,
-        args.repeats,
-        args.dtype,
-        args.stdp,
-        report=lambda t: print(table_row(t), flush=True),
+    if not args.quiet:
+        learning = " with PostPre STDP" if args.stdp else ""
+        print(f"scaling experiment: 100 Poisson inputs -> n_out LIF{learning}, {args.steps} steps, backend {args.backend}")
+    print(TABLE_HEADER, flush=True)
+    bar = _progress(len(args.n_out) * len(args.batch_size), "scaling", "points", args.quiet)
+
+    def report(timing) -> None:
+        if bar is None:
+            print(table_row(timing), flush=True)
+            return
+        bar.write(table_row(timing), file=sys.stdout)
+        bar.set_postfix_str(f"last: {timing.sample_steps_per_second:,.0f} sample-steps/s", refresh=False)
+        bar.update()
+
+    timings = run_scaling(
+        args.backend, args.n_out, args.batch_size, args.steps, args.repeats, args.dtype, args.stdp, report, args.seed
     )
+    if bar is not None:
+        bar.close()
+    _write_results(args, [t.as_dict() for t in timings], lambda path: plots.scaling(path, timings))
     return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    """Experiment 3: Diehl & Cook (2015) unsupervised STDP on MNIST, in mini-batches.
+
+    Trains --n-neurons adaptive-threshold neurons with lateral inhibition on the first --n-train
+    training images for --epochs epochs: each image is shown for --time ms as Poisson spikes (rate
+    = pixel / 255 * --intensity Hz), PostPre STDP combines the batch's weight changes with
+    --reduction, and each neuron's weights are normalised after every batch. Every 250 images
+    (rounded to whole batches) the neurons are labelled by the class they fired most for; the
+    learning curve is the accuracy on each such interval with the labels of the one before. Then
+    the readouts (all activity, proportion weighting) are tested on --n-test test images with
+    learning off. --checkpoint saves the training, --resume continues it, `pysnn evaluate` tests it."""
+    from pysnn.datasets import load_mnist
+    from pysnn.errors import PySNNError
+    from pysnn.experiments.diehl_cook import Trainer
+
+    if args.resume and args.checkpoint is None:
+        print("error: --resume needs --checkpoint FILE, the checkpoint to continue", file=sys.stderr)
+        return 2
+    try:
+        images, labels = load_mnist("train", root=args.data)
+        if args.resume:
+            trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend)
+        else:
+            trainer = Trainer(
+                args.n_neurons, args.reduction, args.batch_size, args.time, args.intensity, args.seed, backend=args.backend
+            )
+        result = trainer.train(
+            images, labels, epochs=args.epochs, n_train=args.n_train, checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every, quiet=args.quiet,
+        )
+        evaluation = _evaluate_on_test(trainer, args) if args.n_test else None
+    except PySNNError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"Diehl & Cook, {trainer.n_neurons} neurons, reduction {trainer.reduction}, batch {trainer.batch_size}, "
+        f"{trainer.sim.backend}: {result.images} images in {result.seconds:.1f} s ({result.images_per_second:,.0f} images/s)"
+    )
+    rows = [_accuracy_row("training", result.images, result.seconds, None)]
+    for index, images_seen in enumerate(result.curve_images):
+        rows.append(_accuracy_row("interval", int(images_seen), None, {k: float(v[index]) for k, v in result.curves.items()}))
+    if len(result.curve_images):
+        print(f"last interval: {_accuracies(rows[-1])}")
+    if evaluation is not None:
+        rows.append(_accuracy_row("test", evaluation.n_images, evaluation.seconds, evaluation.accuracy))
+        print(f"test, {evaluation.n_images} images: {_accuracies(rows[-1])}")
+    _write_results(args, rows, lambda path: _draw_training(path, trainer, result))
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Test a Diehl & Cook network saved by `pysnn train --checkpoint FILE` on MNIST's test images.
+
+    Shows the first --n-test test images with learning off (weights and thresholds frozen, so the
+    batch size changes nothing but the speed) and prints the accuracy of both readouts with the
+    neurons' labels from the training's last interval."""
+    from pysnn.errors import PySNNError
+    from pysnn.experiments.diehl_cook import Trainer
+
+    try:
+        trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend)
+        evaluation = _evaluate_on_test(trainer, args)
+    except PySNNError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    row = _accuracy_row("test", evaluation.n_images, evaluation.seconds, evaluation.accuracy)
+    print(f"test, {evaluation.n_images} images: {_accuracies(row)} ({evaluation.seconds:.1f} s, {trainer.sim.backend})")
+    _write_results(args, [row], lambda path: _draw_fields(path, trainer))
+    return 0
+
+
+def _evaluate_on_test(trainer, args: argparse.Namespace):
+    """``trainer.evaluate`` on the first ``args.n_test`` MNIST test images."""
+    from pysnn.datasets import load_mnist
+
+    images, labels = load_mnist("test", root=args.data)
+    return trainer.evaluate(images[: args.n_test], labels[: args.n_test], batch_size=args.batch_size, quiet=args.quiet)
+
+
+def _accuracy_row(phase: str, images: int, seconds: float | None, accuracy: dict[str, float] | None) -> dict:
+    """A row of the results file: the phase (training, interval, test), its images, its seconds
+    (None for intervals), the readouts' accuracy in % (None for training)."""
+    from pysnn.experiments.diehl_cook import READOUTS
+
+    accuracy = accuracy or {}
+    percent = {name: None if name not in accuracy else round(100 * accuracy[name], 4) for name in READOUTS}
+    return {"phase": phase, "images": images, "seconds": seconds, **percent}
+
+
+def _accuracies(row: dict) -> str:
+    return f"all activity {row['all_activity']:.2f} %, proportion weighting {row['proportion_weighting']:.2f} %"
+
+
+def _draw_fields(path: Path, trainer) -> None:
+    from pysnn import plots
+    from pysnn.experiments.diehl_cook import PROJECTION
+
+    title = f"Diehl & Cook receptive fields: {trainer.n_neurons} neurons, {trainer.reduction}, batch {trainer.batch_size}"
+    plots.receptive_fields(path, trainer.sim.weights(PROJECTION), image_shape=(28, 28), title=title)
+
+
+def _draw_training(path: Path, trainer, result) -> None:
+    """The receptive fields to ``path``, the learning curves (if any point) to ``<stem>-curves.png``."""
+    from pysnn import plots
+
+    _draw_fields(path, trainer)
+    if len(result.curve_images):
+        curves_path = path.with_name(f"{path.stem}-curves.png")
+        curves = {name.replace("_", " "): (result.curve_images, 100 * y) for name, y in result.curves.items()}
+        title = f"Diehl & Cook learning curves: {trainer.reduction}, batch {trainer.batch_size}"
+        plots.learning_curves(curves_path, curves, x_label="training images", y_label="accuracy (%)", title=title)
+        print(f"plot written to {curves_path}")
+
+
+def _count(text: str) -> int:
+    """A non-negative integer option."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _add_diehl_cook_commands(commands: argparse._SubParsersAction) -> None:
+    """``pysnn train`` and ``pysnn evaluate``."""
+    data_help = "MNIST folder (default: $PYSNN_DATA or ~/.cache/pysnn/data)"
+    learn = add_command(
+        commands, "train", train,
+        "pysnn train --batch-size 64 --reduction sum --checkpoint dac.npz --out dac.json --plot dac.png",
+        "pysnn train --n-train 2000 --batch-size 16 --reduction max --n-test 1000",
+        "pysnn train --checkpoint dac.npz --resume --epochs 2",
+    )
+    add_common_flags(
+        learn, batch_size=64,
+        seed_help="seed of the initial weights, the data order and the Poisson spikes",
+        plot_help="draw the receptive fields to FILE.png and the learning curves to FILE-curves.png",
+    )
+    learn.add_argument("--n-neurons", type=_positive_int, default=100, metavar="N", help="excitatory neurons")
+    learn.add_argument("--reduction", default="sum", metavar="NAME",
+                       help="how the batch's weight changes combine: sum, mean, max or any reduction plugin "
+                       "(the adaptive thresholds always sum)")
+    learn.add_argument("--epochs", type=_positive_int, default=1, metavar="N",
+                       help="passes over the training images, in all (--resume: those done included)")
+    learn.add_argument("--n-train", type=_positive_int, default=None, metavar="N",
+                       help="training images, from the first (default: all 60000; --resume: the checkpoint's)")
+    learn.add_argument("--n-test", type=_count, default=10_000, metavar="N", help="test images after training; 0: no test")
+    learn.add_argument("--time", type=_positive_int, default=100, metavar="MS", help="presentation time per image (steps of 1 ms)")
+    learn.add_argument("--intensity", type=float, default=128.0, metavar="HZ", help="input rate of a white pixel")
+    learn.add_argument("--data", type=Path, default=None, metavar="DIR", help=data_help)
+    learn.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
+                       help="save the training to FILE (.npz) at the end and every --checkpoint-every batches")
+    learn.add_argument("--checkpoint-every", type=_count, default=0, metavar="N", help="batches between checkpoints; 0: only at the end")
+    learn.add_argument("--resume", action="store_true",
+                       help="continue the training saved in --checkpoint, with its settings (neurons, reduction, "
+                       "batch size, time, intensity, seed)")
+    test = add_command(
+        commands, "evaluate", evaluate,
+        "pysnn evaluate dac.npz",
+        "pysnn evaluate dac.npz --n-test 1000 --batch-size 1000 --out test.csv --plot fields.png",
+    )
+    test.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="a checkpoint written by pysnn train --checkpoint")
+    add_common_flags(
+        test, batch_size=256, seed_help=None,
+        plot_help="draw the receptive fields to FILE.png",
+    )
+    test.add_argument("--n-test", type=_positive_int, default=10_000, metavar="N", help="test images, from the first")
+    test.add_argument("--data", type=Path, default=None, metavar="DIR", help=data_help)
 
 
 def data_fetch(args: argparse.Namespace) -> int:
@@ -158,38 +471,56 @@ def data_verify(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pysnn", description="Mini-batch spiking neural network simulation.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="pysnn",
+        description="Mini-batch simulation of spiking neural networks: the paper's experiments, data sets, plugins.",
+        epilog="`pysnn COMMAND --help` shows a command's options. The experiment commands share --backend,\n"
+        "--batch-size, --seed, --out (results as CSV or JSON), --plot (a PNG) and --quiet.",
+        formatter_class=HelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     listing = commands.add_parser("plugins", help=plugins.__doc__)
     listing.add_argument("--check", action="store_true", help="also compile each plugin's kernels for every backend")
     listing.set_defaults(func=plugins)
     commands.add_parser("backends", help=backends.__doc__).set_defaults(func=backends)
-    exp = commands.add_parser("scaling", help=scaling.__doc__)
-    exp.add_argument(
-        "--backend",
-        default=None,
-        help=f"backend name (default: ${BACKEND_ENV} or {DEFAULT_BACKEND}); installed: {', '.join(registry.names('backend'))}",
+    exp = add_command(
+        commands, "scaling", scaling,
+        "pysnn scaling --n-out 1000 --batch-size 1,16,256 --out scaling.csv --plot scaling.png",
+        "pysnn scaling --stdp --backend numpy --n-out 100 --batch-size 1,8 --steps 200",
     )
-    exp.add_argument("--n-out", type=_int_list, default=[100, 1000], help="output layer sizes (default 100,1000)")
-    exp.add_argument("--batch", type=_int_list, default=[1, 4, 16, 64, 256, 1024], help="batch sizes")
-    exp.add_argument("--steps", type=int, default=1000, help="time steps of 1 ms per run (default 1000)")
-    exp.add_argument("--repeats", type=int, default=3, help="runs per point; the best is reported")
-    exp.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    exp.add_argument("--threads", type=int, default=0, help="Numba threads (default: all cores)")
+    add_common_flags(
+        exp, batch_size=[1, 4, 16, 64, 256, 1024], batch_aliases=["--batch"],
+        seed_help="seed of the weights; the input rates use seed + 1",
+        plot_help="draw seconds per 1000 steps against batch size (log-log) to FILE.png",
+    )
+    exp.add_argument("--n-out", type=_int_list, default=[100, 1000], metavar="N[,N...]", help="LIF layer sizes")
+    exp.add_argument("--steps", type=_positive_int, default=1000, metavar="N", help="time steps of 1 ms per run")
+    exp.add_argument("--repeats", type=_positive_int, default=3, metavar="N", help="runs per point; the fastest is reported")
+    exp.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="simulation dtype")
+    exp.add_argument("--threads", type=int, default=0, metavar="N", help="Numba threads; 0: all cores")
     exp.add_argument("--stdp", action="store_true", help="the paper's STDP variant (traces, PostPre learning)")
-    exp.set_defaults(func=scaling)
-    conv = commands.add_parser("convert", help=convert.__doc__, description=convert.__doc__)
-    conv.add_argument("--backend", default=None, help=f"backend name (default: ${BACKEND_ENV} or {DEFAULT_BACKEND})")
-    conv.add_argument("--batch-size", type=_int_list, default=[1, 64, 256, 1024], help="batch sizes (default 1,64,256,1024)")
-    conv.add_argument("--steps", type=_int_list, default=[1, 2, 3, 4, 5, 10, 20, 50], help="simulated steps T to report")
-    conv.add_argument("--seed", type=int, default=0, help="seed of the MLP's training (default 0)")
-    conv.add_argument("--n-test", type=int, default=10_000, help="test images (default all 10 000)")
-    conv.add_argument("--data", type=Path, default=None, help="MNIST folder (default: $PYSNN_DATA or the user cache)")
-    conv.add_argument("--weights", type=Path, default=Path.home() / ".cache" / "pysnn" / "conversion",
-                      help="folder of the trained MLP's weights, reused by later runs (default ~/.cache/pysnn/conversion)")
-    conv.add_argument("--out", type=Path, default=None, help="write the results to this file (.csv, else JSON)")
-    conv.add_argument("--quiet", action="store_true", help="no progress bars or messages, only the summary")
-    conv.set_defaults(func=convert)
+    conv = add_command(
+        commands, "convert", convert,
+        "pysnn convert --batch-size 1,1024 --steps 5,10,20 --out conversion.json --plot conversion.png",
+        "pysnn convert --n-test 1000 --backend numpy --quiet",
+    )
+    add_common_flags(
+        conv, batch_size=[1, 64, 256, 1024],
+        seed_help="seed of the MLP's training",
+        plot_help="draw accuracy against T and wall-clock against batch size to FILE.png",
+    )
+    conv.add_argument("--steps", type=_int_list, default=[1, 2, 3, 4, 5, 10, 20, 50], metavar="T[,T...]",
+                      help="simulated steps T at which to read the output")
+    conv.add_argument("--n-test", type=_positive_int, default=10_000, metavar="N", help="test images, from the first")
+    conv.add_argument("--data", type=Path, default=None, metavar="DIR",
+                      help="MNIST folder (default: $PYSNN_DATA or ~/.cache/pysnn/data)")
+    conv.add_argument("--weights", type=Path, default=Path.home() / ".cache" / "pysnn" / "conversion", metavar="DIR",
+                      help="folder of the trained MLP's weights, reused by later runs")
+    from pysnn.experiments.conversion import DEFAULT_READOUT, READOUTS
+
+    conv.add_argument("--readout", choices=READOUTS, default=DEFAULT_READOUT,
+                      help="class of a sample: the output neuron with the most summed input (the paper's) or spikes")
+    _add_diehl_cook_commands(commands)
     data = commands.add_parser("data", help="Download (fetch) or check (verify) the MNIST files.")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     for name, func in (("fetch", data_fetch), ("verify", data_verify)):

@@ -23,6 +23,11 @@ class ConfigError(PySNNError, ValueError):
     """A network description, a run argument or an input array is invalid."""
 
 
+class CheckpointError(ConfigError):
+    """A checkpoint file cannot be read, or does not fit the simulation it is loaded into
+    (``pysnn.checkpoint``); the simulation is unchanged."""
+
+
 class PluginError(PySNNError):
     """A plugin (model, encoder, reduction or backend) failed to load, is malformed or failed."""
 

@@ -37,6 +37,7 @@ def _register(overload, register_jitable, ops: SimpleNamespace) -> SimpleNamespa
     mix = register_jitable(rng.mix)
     step_key = register_jitable(rng.step_key)
     element_key = register_jitable(rng.element_key)
+    spike_choice = register_jitable(rng.spike_choice)
     _exp_reduced = register_jitable(ops.exp_reduced)
     _log_reduced = register_jitable(ops.log_reduced)
     rint, sqrt32, sqrt64, floor32, floor64 = ops.rint, ops.sqrt32, ops.sqrt64, ops.floor32, ops.floor64
@@ -143,7 +144,7 @@ def _register(overload, register_jitable, ops: SimpleNamespace) -> SimpleNamespa
             return impl
         return None
 
-    return SimpleNamespace(mix=mix, step_key=step_key, element_key=element_key)
+    return SimpleNamespace(mix=mix, step_key=step_key, element_key=element_key, spike_choice=spike_choice)
 
 
 _CPU_OPS = SimpleNamespace(
@@ -154,7 +155,7 @@ _CPU_OPS = SimpleNamespace(
 of exp and log as written (LLVM does not contract a * b + c on the CPU without fastmath)."""
 
 _cpu = _register(numba.extending.overload, numba.extending.register_jitable, _CPU_OPS)
-mix, step_key, element_key = _cpu.mix, _cpu.step_key, _cpu.element_key
+mix, step_key, element_key, spike_choice = _cpu.mix, _cpu.step_key, _cpu.element_key, _cpu.spike_choice
 
 
 @lru_cache(maxsize=None)

@@ -5,10 +5,11 @@ one comes from, as a typed reference that a backend turns into an array (NumPy) 
 expression (generated code). Backends differ in how they fetch a value, never in which value.
 
 A compiled run function takes each argument from a typed ``RunValue`` (a state array, a
-parameter, a monitor's buffer...) that ``resolve`` turns into its value for one run. How a
-reduction folds the batch is decided here too (``fold_mode``, ``finishes``), and which state a
-run checks for NaN and infinities, and how it reports them (``finite_checks``, ``NonFinite``,
-``report_nonfinite``).
+parameter, a monitor's buffer...) that ``resolve`` turns into its value for one run. When each
+projection propagates is decided here too (``step_start``, ``before_update``, and
+``constant_input``: once per run), how a reduction folds the batch (``fold_mode``,
+``finishes``), and which state a run checks for NaN and infinities, and how it reports them
+(``finite_checks``, ``NonFinite``, ``report_nonfinite``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Callable, Literal, Mapping, Union
 import numpy as np
 
 from pysnn.errors import NumericalError
-from pysnn.plan import BoundPlugin, Plan, PopulationPlan
+from pysnn.plan import BoundPlugin, Plan, PopulationPlan, ProjectionPlan
 from pysnn.plugin import Reduction
 from pysnn.state_keys import NeuronKey, OutputKey, RuleKey, StateKey, SynapseKey, TraceKey, WeightsKey
 
@@ -119,6 +120,33 @@ def _indexing(bound: BoundPlugin, name: str) -> Indexing:
 def read_key(read: NeuronRead, population: PopulationPlan) -> StateKey:
     """The state key of what ``read`` reads of ``population``."""
     return TraceKey(population.name, read.name) if read.trace else NeuronKey(population.name, read.name)
+
+
+# -- when a projection propagates ---------------------------------------------------------------
+
+
+def step_start(plan: Plan) -> tuple[ProjectionPlan, ...]:
+    """The projections that propagate at the start of a step, before any population updates:
+    those with delay 1, which read their source's output of the previous step."""
+    return tuple(proj for proj in plan.projections if proj.delay == 1)
+
+
+def before_update(plan: Plan, pop: PopulationPlan) -> tuple[ProjectionPlan, ...]:
+    """The zero-delay projections into ``pop``, which propagate just before it updates: their
+    sources, added before it, have already updated in this step."""
+    return tuple(plan.projections[k] for k in pop.incoming if plan.projections[k].delay == 0)
+
+
+def constant_input(plan: Plan, proj: ProjectionPlan, timed_inputs: frozenset[str], weights_learn: bool) -> bool:
+    """True if ``proj`` sums the same input at every step of a run from step ``proj.delay`` on
+    (before it, a delay-1 projection reads the previous run's last output), so that a run may
+    compute it at its steps ``t <= proj.delay`` only: its source is an input population whose
+    encoder draws no random numbers, given the same values every step (not in
+    ``timed_inputs``), and its weights stay fixed during the run (``weights_learn``: the run's
+    learned weights change every step; then ``proj`` must not learn)."""
+    source = plan.populations[proj.source]
+    fixed = not (weights_learn and proj.learning is not None)
+    return source.is_input and not source.plugin.uses("rng") and source.name not in timed_inputs and fixed
 
 
 # -- how a reduction folds the batch --------------------------------------------------------------

@@ -8,13 +8,15 @@ when added, so a mistake is reported where it is made.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
 from pysnn import registry
-from pysnn.connectivity import Connectivity
+from pysnn.connectivity import Connectivity, Sparse
 from pysnn.errors import ConfigError, checked_array, narrowing, positive_int, real_number, shown
 from pysnn.learning import Learning, Trace
 from pysnn.plugin import (
@@ -28,7 +30,7 @@ from pysnn.plugin import (
     describe_params,
 )
 
-SPIKE_MONITORS = ("spike_counts", "spikes")
+SPIKE_MONITORS = ("spike_counts", "spikes", "spike_events")
 DEFAULT_TRACE = "x"
 """Name of the trace that ``trace=`` gives a population (what rules read as ``x_pre``/``x_post``)."""
 RESERVED_NAMES = ("output", *SPIKE_MONITORS)
@@ -60,6 +62,8 @@ class Population:
     """Trace name -> spike trace, read by learning rules as ``<name>_pre`` / ``<name>_post``."""
     reductions: Mapping[str, Any] = field(default_factory=dict)
     """Shared state variable -> reduction (name or class) replacing the model's declared one."""
+    one_spike: bool = False
+    """At most one spike per sample and step (``Network.add_population``)."""
 
     @property
     def kind(self) -> str:
@@ -87,6 +91,9 @@ class Projection:
     """How the weights learn (parameters validated), or None for fixed weights."""
     port: str = DEFAULT_PORT
     """The input port of the target's neuron model that the synapses' current feeds."""
+    delay: int = 1
+    """Steps until the target receives the source's output: 1 (the previous step's) or 0 (the
+    same step's; the source is updated first)."""
 
     def spec(self) -> PluginSpec:
         return registry.spec_for("synapse", self.synapse)
@@ -94,11 +101,23 @@ class Projection:
 
 @dataclass(frozen=True)
 class Monitor:
-    """What is recorded of a population: ``spike_counts``, ``spikes`` or a state variable."""
+    """What is recorded of a population: ``spike_counts``, ``spikes``, ``spike_events`` or a state
+    variable.
+
+    A ``spike_events`` monitor is a ``spikes`` monitor with ``events=True``: the backends record
+    it as ``spikes``, into a buffer of one piece of the run at a time, and the run keeps each
+    piece's spikes as events (``pysnn.run_chunks``, ``pysnn.spike_events``).
+    """
 
     population: str
     what: str
     every: int = 1
+    events: bool = False
+
+    @property
+    def name(self) -> str:
+        """What was asked for: ``what``, or ``spike_events``."""
+        return "spike_events" if self.events else self.what
 
 
 @dataclass
@@ -148,6 +167,59 @@ class Network:
                 rule = registry.spec_for("learning_rule", proj.learning.rule)
                 values(rule, proj.learning.params, n_target, "params", proj.name, proj.connectivity.weights.shape, dtype)
 
+    def structure(self) -> dict[str, list[dict[str, Any]]]:
+        """The network's structure as plain data (JSON types), which ``structure_hash`` digests.
+
+        Each population in order: name, size, input or not, its model or encoder, ``one_spike``,
+        its traces' names and kinds (additive or not), the reduction of each shared variable.
+        Each projection in order: name, source, target, connectivity kind and, for ``Sparse``, a
+        digest of which synapses exist, synapse model, port, delay, learning rule and reduction.
+        Plugins count by class, whether given by name or as a class. Values do not count (dt,
+        parameters, initial values, weights, trace time constants, learning bounds and decay),
+        nor do monitors.
+        """
+        populations = [
+            {
+                "name": pop.name,
+                "n": pop.n,
+                "input": pop.is_input,
+                "model": _plugin_id(pop.spec()),
+                "one_spike": pop.one_spike,
+                "traces": {name: trace.additive for name, trace in pop.traces.items()},
+                "reductions": {
+                    var: _plugin_id(registry.spec_for("reduction", pop.reductions.get(var, pop.spec().state[var].reduction)))
+                    for var in pop.spec().shared_state
+                },
+            }
+            for pop in self.populations.values()
+        ]
+        projections = [
+            {
+                "name": proj.name,
+                "source": proj.source,
+                "target": proj.target,
+                "connectivity": proj.connectivity.kind,
+                "synapses": _synapses_digest(proj.connectivity),
+                "synapse": _plugin_id(proj.spec()),
+                "port": proj.port,
+                "delay": proj.delay,
+                "learning": None
+                if proj.learning is None
+                else [
+                    _plugin_id(registry.spec_for("learning_rule", proj.learning.rule)),
+                    _plugin_id(registry.spec_for("reduction", proj.learning.reduction)),
+                ],
+            }
+            for proj in self.projections.values()
+        ]
+        return {"populations": populations, "projections": projections}
+
+    def structure_hash(self) -> str:
+        """A digest (16 hex digits) of ``structure()``: equal for networks built the same way,
+        whatever their values (e.g. trained weights), so a checkpoint (``pysnn.checkpoint``) of
+        one loads into the other."""
+        return structure_digest(self.structure())
+
     def add_population(
         self,
         name: str,
@@ -158,6 +230,7 @@ class Network:
         trace: Trace | None = None,
         reductions: Mapping[str, Any] | None = None,
         traces: Mapping[str, Trace] | None = None,
+        one_spike: bool = False,
     ) -> Population:
         """Add ``n`` neurons of a neuron model (registered name or ``NeuronModel`` class).
 
@@ -167,8 +240,19 @@ class Network:
         ``traces={"x": trace}``.
         ``reductions`` chooses, per shared state variable, how the batch's changes are combined
         (e.g. ``{"theta": "max"}``; default: the model's declaration).
+        ``one_spike=True`` lets at most one neuron per sample and step spike (BindsNET's
+        ``one_spike``, used by Diehl & Cook's network): where several cross threshold, one of
+        them, drawn uniformly with the counter-based random numbers, keeps its spike. The others
+        have still taken their model's update (reset, refractory period, threshold increase):
+        only their output spike is removed, so their traces, projections, learning rules and
+        spike monitors see no spike.
         """
-        return self._add(name, n, model, params, init, False, _traces(name, trace, traces), reductions)
+        if not isinstance(one_spike, (bool, np.bool_)):
+            raise ConfigError(f"population {name!r}: one_spike must be True or False, got {shown(one_spike)}")
+        pop = self._add(name, n, model, params, init, False, _traces(name, trace, traces), reductions)
+        if one_spike:
+            pop = self.populations[name] = dataclasses.replace(pop, one_spike=True)
+        return pop
 
     def add_input(
         self,
@@ -199,6 +283,7 @@ class Network:
         name: str | None = None,
         learning: Learning | None = None,
         port: str | None = None,
+        delay: int = 1,
     ) -> Projection:
         """Connect ``source`` to ``target`` (a neuron population); returns the projection.
 
@@ -207,7 +292,9 @@ class Network:
         named ``name`` or ``"source->target"``. ``learning`` (``pysnn.Learning``) makes its
         weights plastic. ``port`` is the input of the target's neuron model that the synapses
         feed (e.g. ``"exc"`` or ``"inh"`` of ``lif_cond``); it may be omitted when the model has
-        one input.
+        one input. ``delay=1`` (default): the target receives the source's output of the
+        previous step; ``delay=0``: of the same step, which needs the source to be updated
+        first, i.e. added before the target (populations update in the order they were added).
         """
         for role, pop in (("source", source), ("target", target)):
             if not isinstance(pop, str) or pop not in self.populations:
@@ -225,6 +312,7 @@ class Network:
         if name in self.projections:
             raise ConfigError(f"a projection named {name!r} exists already; pass name= to tell them apart")
         sizes = _check_sizes(name, connectivity, self.populations[source], self.populations[target])
+        delay = _check_delay(delay, name, list(self.populations), source, target)
         spec = _spec("synapse", synapse, f"projection {name!r}: synapse")
         target_spec = self.populations[target].spec()
         port = _check_port(port, target_spec, name)
@@ -237,13 +325,14 @@ class Network:
         if learning is not None:
             learning = _check_learning(learning, name, connectivity, self.populations[source], self.populations[target])
         projection = Projection(
-            name, source, target, connectivity, synapse, values(spec, params, sizes[1], "params", name), learning, port
+            name, source, target, connectivity, synapse, values(spec, params, sizes[1], "params", name), learning, port, delay
         )
         self.projections[name] = projection
         return projection
 
     def monitor(self, population: str, *what: str, every: int = 1) -> None:
-        """Record ``spike_counts`` (batch, n), ``spikes`` (steps, batch, n) or state variables.
+        """Record ``spike_counts`` (batch, n), ``spikes`` (steps, batch, n), ``spike_events``
+        (``pysnn.SpikeEvents``: (step, sample, neuron) per spike, for long runs) or state variables.
 
         A state variable is recorded after every ``every``-th step of a run: shape
         (steps // every, batch, n) for per-sample variables, (steps // every, n) for shared ones.
@@ -270,9 +359,13 @@ class Network:
                     f"monitor what={item!r}: population {population!r} has no such state variable or trace; "
                     f"choose from {', '.join(choices)}"
                 )
-            if any(m.population == population and m.what == item for m in self.monitors) or what.count(item) > 1:
+            if any(m.population == population and m.name == item for m in self.monitors) or what.count(item) > 1:
                 raise ConfigError(f"monitor what={item!r}: {item!r} of {population!r} is monitored already")
-        self.monitors += [Monitor(population, item, int(every) if item not in SPIKE_MONITORS else 1) for item in what]
+        self.monitors += [
+            Monitor(population, "spikes", events=True) if item == "spike_events"
+            else Monitor(population, item, int(every) if item not in SPIKE_MONITORS else 1)
+            for item in what
+        ]
 
     def compile(
         self,
@@ -437,6 +530,19 @@ def _check_port(port: Any, target: PluginSpec, projection: str) -> str:
     return port
 
 
+def _check_delay(delay: Any, projection: str, order: list[str], source: str, target: str) -> int:
+    """A projection's delay, 0 or 1; 0 only from a population updated before the target."""
+    if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or delay not in (0, 1):
+        raise ConfigError(f"projection {projection!r}: delay={shown(delay)} must be 0 (same step) or 1 (next step)")
+    if delay == 0 and order.index(source) >= order.index(target):
+        where = "onto itself" if source == target else f"from {source!r}, which was added after {target!r}"
+        raise ConfigError(
+            f"projection {projection!r}: delay=0 {where}: a zero-delay projection needs its source updated "
+            f"before its target within a step, i.e. added before it; use delay=1 or add {source!r} before {target!r}"
+        )
+    return int(delay)
+
+
 def _check_learning(learning: Any, name: str, connectivity: Connectivity, source: Population, target: Population) -> Learning:
     """``learning`` with its rule parameters validated; errors name the projection."""
     if not isinstance(learning, Learning):
@@ -479,6 +585,24 @@ def _check_sizes(name: str, connectivity: Connectivity, source: Population, targ
                 f"but population {pop.name!r} has {got} neurons"
             )
     return sizes
+
+
+def structure_digest(structure: Mapping[str, Any]) -> str:
+    """16 hex digits of SHA-256 of a ``Network.structure()`` as sorted JSON."""
+    return hashlib.sha256(json.dumps(structure, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _plugin_id(spec: PluginSpec) -> str:
+    """A plugin's identity in ``Network.structure``: its class's module and name."""
+    return f"{spec.cls.__module__}.{spec.cls.__qualname__}"
+
+
+def _synapses_digest(connectivity: Connectivity) -> str | None:
+    """Which synapses a ``Sparse`` connectivity has (a digest of its CSR indices); None for the
+    other kinds, whose synapses follow from the populations' sizes."""
+    if not isinstance(connectivity, Sparse):
+        return None
+    return hashlib.sha256(connectivity.indptr.tobytes() + connectivity.indices.tobytes()).hexdigest()[:16]
 
 
 def _dt(dt: Any, dtype: np.dtype) -> float:

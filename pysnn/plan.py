@@ -75,6 +75,10 @@ class PopulationPlan:
     """Indices of the projections into this population, in order."""
     traces: tuple[TracePlan, ...] = ()
     """The population's traces that a learning rule or a monitor reads (only those are computed)."""
+    one_spike: bool = False
+    """At most one spike per sample and step: after the update, the ``k``-th of the neurons that
+    spiked (in ascending order) keeps its spike, ``k = rng.spike_choice(...)`` of the count; then
+    traces and monitors."""
 
     @property
     def spiking(self) -> bool:
@@ -97,6 +101,9 @@ class ProjectionPlan:
     port: str
     """The input port of the target's neuron model that this projection's current feeds."""
     learning: LearningPlan | None = None
+    delay: int = 1
+    """1: the target receives the source's output of the previous step; 0: of the same step
+    (the source comes first in the plan's populations)."""
 
     def rule_value(self, name: str) -> np.ndarray:
         """The learning rule's parameter or derived value ``name`` at each synapse, flat (row-major
@@ -197,6 +204,7 @@ def build_plan(network: Network, dtype: str, seed: int, check_finite: bool = Tru
             init=_initial_state(syn, {}, network.populations[proj.target].n, dtype),
             port=proj.port,
             learning=_learning(proj.learning, network.populations[proj.target].n, proj.connectivity, network.dt, dtype),
+            delay=proj.delay,
         )
         for k, proj in enumerate(network.projections.values())
     )
@@ -225,6 +233,7 @@ def build_plan(network: Network, dtype: str, seed: int, check_finite: bool = Tru
                     for name, trace in pop.traces.items()
                     if (pop.name, name) in traced
                 ),
+                one_spike=pop.one_spike,
             )
         )
     return Plan(network.dt, dtype, int(seed), tuple(populations), projections, tuple(network.monitors), bool(check_finite))

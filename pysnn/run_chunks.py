@@ -10,6 +10,10 @@ record every ``every`` steps from the run's start, so every piece but the last i
 each monitor's ``every``. A deferred learning run is one piece: its shared state takes the
 run's summed changes at its very end.
 
+A ``spike_events`` monitor's buffer holds one piece (``event_buffer_steps``): after each piece
+its spikes become events (``pysnn.spike_events``) and the buffer is cleared for the next, so
+pieces are capped to the steps it holds.
+
 While pieces run, Ctrl-C only raises a flag (``interrupt_flag``); at the next piece boundary
 the iteration stops, the backend keeps the completed pieces, and ``Simulation.run`` raises
 ``RunInterrupted`` (a ``KeyboardInterrupt``) carrying their records. A piece costs one call of
@@ -31,11 +35,16 @@ import numpy as np
 from pysnn.backend import RunArgs
 from pysnn.errors import ConfigError, shown
 from pysnn.network import Monitor
+from pysnn.spike_events import Events, SpikeEvents, dense_events
 
 PIECE_SECONDS = 0.25
 """Wall-clock a piece aims at: how long Ctrl-C may wait, at most about twice this."""
 FIRST_PIECE_STEPS = 8
 """Steps of the first piece, which measures the speed (and compiles, the first time)."""
+EVENT_BUFFER_BYTES = 64 * 2**20
+"""The most memory of the dense bool buffers (a byte per step, sample and neuron) in which the
+``spike_events`` monitors record a piece: pieces are capped to fit, down to the state monitors'
+period. A deferred learning run, one piece, records the whole run there."""
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -56,6 +65,9 @@ class RunPieces:
     def __init__(self, args: RunArgs, period: int, report: Callable[[int, int], None] | None, stop: Callable[[], bool]) -> None:
         self.args, self.period, self.report, self.stop = args, period, report, stop
         self.done = 0
+        self._events: dict[Monitor, list[Events]] = {monitor: [] for monitor in args.records if monitor.events}
+        self._most = min((args.records[monitor].shape[0] for monitor in self._events), default=args.steps)
+        """The most steps of a piece: what the ``spike_events`` buffers hold."""
 
     def __iter__(self) -> Iterator[RunArgs]:
         total = self.args.steps
@@ -65,7 +77,7 @@ class RunPieces:
             return
         length = self._round(FIRST_PIECE_STEPS)
         while self.done < total:
-            length = min(length, total - self.done)
+            length = min(length, self._most, total - self.done)
             started = time.perf_counter()
             yield piece(self.args, self.done, length)
             seconds = time.perf_counter() - started
@@ -75,6 +87,11 @@ class RunPieces:
             length = self._round(max(1, int(length * PIECE_SECONDS / max(seconds, 1e-9))))
 
     def _completed(self, steps: int) -> None:
+        """The piece of ``steps`` steps from ``done`` has run: its spikes become events."""
+        for monitor, pieces in self._events.items():
+            buffer = self.args.records[monitor][:steps]
+            pieces.append(dense_events(buffer, self.done))
+            buffer[...] = False
         self.done += steps
         if self.report is not None:
             self.report(self.done, self.args.steps)
@@ -82,6 +99,31 @@ class RunPieces:
     def _round(self, steps: int) -> int:
         """``steps`` rounded up to a multiple of the monitors' period."""
         return self.period * math.ceil(steps / self.period)
+
+    def records(self) -> dict[Monitor, np.ndarray | SpikeEvents]:
+        """The records of the completed steps (``done``): the run's buffers cut to them, and the
+        ``spike_events`` monitors' events."""
+        args, done = self.args, self.done
+
+        def record(monitor: Monitor, buffer: np.ndarray) -> np.ndarray | SpikeEvents:
+            if monitor.events:
+                return SpikeEvents.joined(self._events[monitor], done, buffer.shape[2], args.sample_ids, args.step0)
+            if monitor.what == "spike_counts":
+                return buffer
+            return buffer[: done if monitor.what == "spikes" else done // monitor.every]
+
+        return {monitor: record(monitor, buffer) for monitor, buffer in args.records.items()}
+
+
+def event_buffer_steps(steps: int, bytes_per_step: int, period: int, one_piece: bool) -> int:
+    """The steps of the ``spike_events`` buffers of a run of ``steps`` steps, ``bytes_per_step``
+    bytes per step (batch times their populations' sizes), whose state monitors' period is
+    ``period``: the whole run if it fits in ``EVENT_BUFFER_BYTES`` or runs as ``one_piece``, else
+    the most multiple of ``period`` that fits (at least ``period``)."""
+    fit = EVENT_BUFFER_BYTES // max(bytes_per_step, 1)
+    if one_piece or steps <= fit:
+        return steps
+    return max(period, fit // period * period)
 
 
 def period(monitors: tuple[Monitor, ...]) -> int:
@@ -92,12 +134,15 @@ def period(monitors: tuple[Monitor, ...]) -> int:
 def piece(args: RunArgs, start: int, steps: int) -> RunArgs:
     """The ``RunArgs`` of steps ``start`` to ``start + steps`` of the run ``args`` (``start``
     a multiple of every state monitor's ``every``): views of its per-step inputs, rewards and
-    records; spike counts accumulate in the run's own buffer."""
+    records; spike counts accumulate in the run's own buffer, and a ``spike_events`` monitor
+    records each piece from the start of its one-piece buffer."""
     stop = start + steps
 
     def records(monitor: Monitor, buffer: np.ndarray) -> np.ndarray:
         if monitor.what == "spike_counts":
             return buffer
+        if monitor.events:  # the buffer of one piece
+            return buffer[:steps]
         if monitor.what == "spikes":
             return buffer[start:stop]
         return buffer[start // monitor.every : stop // monitor.every]
@@ -111,14 +156,6 @@ def piece(args: RunArgs, start: int, steps: int) -> RunArgs:
         records={monitor: records(monitor, buffer) for monitor, buffer in args.records.items()},
         reward=reward[start:stop] if reward is not None and reward.ndim == 2 else reward,
     )
-
-
-def completed_records(args: RunArgs, steps: int) -> dict[Monitor, np.ndarray]:
-    """The records of the first ``steps`` steps of the run ``args``."""
-    return {
-        monitor: buffer if monitor.what == "spike_counts" else buffer[: steps if monitor.what == "spikes" else steps // monitor.every]
-        for monitor, buffer in args.records.items()
-    }
 
 
 @contextmanager

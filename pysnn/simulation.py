@@ -22,7 +22,7 @@ from pysnn.errors import (
 from pysnn.network import Monitor, Network
 from pysnn.plan import PopulationPlan, build_plan
 from pysnn.results import RunResult
-from pysnn.run_chunks import RunInterrupted, RunPieces, completed_records, interrupt_flag, period, progress_report
+from pysnn.run_chunks import RunInterrupted, RunPieces, event_buffer_steps, interrupt_flag, period, progress_report
 from pysnn.state_keys import NeuronKey, OutputKey, RuleKey, StateKey, SynapseKey, TraceKey, WeightsKey
 
 MAX_STEP = 2**63 - 1
@@ -47,6 +47,8 @@ class Simulation:
         sizes = ", ".join(f"{pop.name}: {pop.n}" for pop in network.populations.values())
         with allocating(f"compile: the network (population sizes {sizes}) is"):
             self.plan = build_plan(network, dtype, seed, check_finite)
+        self._structure = network.structure()
+        """The network's ``structure()`` when compiled, which checkpoints record (``pysnn.checkpoint``)."""
         self._traces = {name: set(pop.traces) for name, pop in network.populations.items()}
         """Population -> the names of its declared traces (computed or not)."""
         self.backend = backend_name(backend)
@@ -117,18 +119,18 @@ class Simulation:
             if not isinstance(flag, (bool, np.bool_)):
                 raise ConfigError(f"{name} must be True or False, got {shown(flag)}")
         rewards = self._check_reward(reward, steps, batch, bool(learning))
-        args = RunArgs(
-            steps, self._step, ids, bool(learning), prepared, self._records(steps, batch), rewards, bool(deferred)
-        )
+        records = self._records(steps, batch, bool(learning and deferred))
+        args = RunArgs(steps, self._step, ids, bool(learning), prepared, records, rewards, bool(deferred))
         added = {} if self._batch_size is not None else self._new_per_sample_state(batch, "inputs")
         with progress_report(progress, steps) as report, interrupt_flag() as pressed:
             pieces = RunPieces(args, period(self.plan.monitors), report, pressed)
             self._engine.advance(pieces, added)  # raises: nothing changed; else the pieces done are kept
         self._batch_size = batch
         self._step += pieces.done
+        result = RunResult(pieces.records(), pieces.done, ids)
         if pressed():
-            raise RunInterrupted(RunResult(completed_records(args, pieces.done), pieces.done, ids), steps)
-        return RunResult(args.records, steps, ids)
+            raise RunInterrupted(result, steps)
+        return result
 
     def reset(self, batch_size: int | None = None) -> None:
         """Per-sample state back to its initial values and the step counter to 0.
@@ -290,6 +292,51 @@ class Simulation:
         except ValueError as exc:
             raise ConfigError(f"{what}: cannot use a value of shape {array.shape} for shape {current.shape}") from exc
 
+    # -- checkpoints (pysnn.checkpoint) -------------------------------------------------------
+
+    def _snapshot(self) -> dict[StateKey, np.ndarray]:
+        """A copy of every state array."""
+        return {key: self._engine.read(key) for key in self._engine.keys()}
+
+    def _restore(self, state: Mapping[StateKey, np.ndarray], batch_size: int | None, step: int) -> None:
+        """Replace every state array, the batch size and the step counter at once.
+
+        ``state`` must hold exactly the arrays of this simulation with ``batch_size`` samples (None:
+        shared state only), each of its shape and dtype, and finite where runs check it
+        (``check_finite``); else ``ConfigError`` names the first that does not, and nothing changes.
+        """
+        if batch_size is not None:
+            batch_size = positive_int(batch_size, "batch_size")
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
+            raise ConfigError(f"step must be an integer in [0, 2**63 - 1], got {shown(step)}")
+        expected = self._shared_state()
+        if batch_size is not None:
+            expected.update(self._new_per_sample_state(batch_size, f"batch_size={batch_size}"))
+        missing = [_key_name(key) for key in expected if key not in state]
+        unknown = [_key_name(key) for key in state if key not in expected]
+        if missing or unknown:
+            raise ConfigError(
+                f"the state arrays differ from this simulation's with batch size {batch_size}: "
+                f"missing {missing or 'none'}, not in this simulation {unknown or 'none'}"
+            )
+        for key, array in state.items():
+            want = expected[key]
+            if array.shape != want.shape or array.dtype != want.dtype:
+                raise ConfigError(
+                    f"state array {_key_name(key)} has shape {array.shape} and dtype {array.dtype}; this "
+                    f"simulation's has shape {want.shape} and dtype {want.dtype}"
+                )
+            if self.plan.check_finite and array.dtype.kind == "f" and not np.isfinite(array).all():
+                index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+                raise ConfigError(
+                    f"state array {_key_name(key)} holds {array[index].item()!r} at {index}; this simulation "
+                    "(check_finite=True) holds finite state only"
+                )
+        self._engine.discard(lambda key: False)
+        for key, array in state.items():
+            self._engine.write(key, array)
+        self._batch_size, self._step = batch_size, step
+
     # -- run arguments --------------------------------------------------------------------------
 
     def _check_inputs(self, inputs: Any) -> dict[str, np.ndarray]:
@@ -363,18 +410,22 @@ class Simulation:
             )
         return np.ascontiguousarray(cast)
 
-    def _records(self, steps: int, batch: int) -> dict[Monitor, np.ndarray]:
+    def _records(self, steps: int, batch: int, one_piece: bool) -> dict[Monitor, np.ndarray]:
+        """Zeroed monitor buffers for a run; ``spike_events`` buffers hold one piece of it (the
+        whole run if it runs as ``one_piece``)."""
+        neurons = sum(self.plan.population(m.population).n for m in self.plan.monitors if m.events)
+        event_steps = event_buffer_steps(steps, batch * neurons, period(self.plan.monitors), one_piece)
         records = {}
         for monitor in self.plan.monitors:
             pop = self.plan.population(monitor.population)
             if monitor.what == "spike_counts":
                 shape, dtype = (batch, pop.n), np.int32
             elif monitor.what == "spikes":
-                shape, dtype = (steps, batch, pop.n), bool
+                shape, dtype = (event_steps if monitor.events else steps, batch, pop.n), bool
             else:
                 shared = monitor.what in pop.plugin.spec.state and pop.plugin.spec.state[monitor.what].shared
                 shape, dtype = (steps // monitor.every, *((pop.n,) if shared else (batch, pop.n))), self.dtype
-            with allocating(f"steps={steps}: the recording of {monitor.what!r} of {monitor.population!r}, shape {shape}, is"):
+            with allocating(f"steps={steps}: the recording of {monitor.name!r} of {monitor.population!r}, shape {shape}, is"):
                 records[monitor] = np.zeros(shape, dtype)
         return records
 
@@ -390,6 +441,11 @@ class Simulation:
         if array.shape not in ((batch,), (steps, batch)):
             raise ConfigError(f"reward must have shape (batch,) = ({batch},) or (steps, batch) = ({steps}, {batch}), got {array.shape}")
         return np.ascontiguousarray(array)
+
+
+def _key_name(key: StateKey) -> str:
+    """A state array as ``Simulation.state`` names it: ``owner.variable``."""
+    return f"{key.owner}.{key.variable}"
 
 
 def _sample_ids(sample_ids: Any) -> np.ndarray | None:

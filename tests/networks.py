@@ -83,7 +83,7 @@ def cases(draw, models=NEURON_MODELS, samples: int = 6) -> Case:
         if model == "adaptive_lif":
             params["theta_plus"] = float(draw(st.sampled_from([0.05, 2.0])))
             params["tc_theta_decay"] = float(draw(st.sampled_from([20.0, 1e7])))
-        net.add_population(name, n, model=model, params=params)
+        net.add_population(name, n, model=model, params=params, one_spike=draw(st.booleans()))
         pops.append((name, n, model))
     for target, n_target, model in pops:
         candidates = sources + [p[0] for p in pops]
@@ -98,7 +98,9 @@ def cases(draw, models=NEURON_MODELS, samples: int = 6) -> Case:
                 scale = scale / 50.0
             port = draw(st.sampled_from(net.populations[target].spec().ports))
             connectivity = _connectivity(rng, kind, n_source, n_target, scale)
-            net.connect(source, target, connectivity, synapse, params, port=port)
+            order = list(net.populations)
+            delay = draw(st.sampled_from([0, 1])) if order.index(source) < order.index(target) else 1  # 0: source first
+            net.connect(source, target, connectivity, synapse, params, port=port, delay=delay)
     for name in sources + [p[0] for p in pops]:
         if net.populations[name].spec().cls.__name__ != "Current":
             net.monitor(name, "spike_counts")

@@ -40,7 +40,7 @@ def small_net(encoder="poisson"):
         (lambda net: net.connect("x", "y", Dense(np.ones((4, 3)))), "'x->y' exists already"),
         (lambda net: net.connect("x", "y", Dense(np.ones((4, 3))), synapse="alpha", name="b"), "no synapse plugin named 'alpha'"),
         (lambda net: net.connect("x", "y", OneToOne(1.0), name="b"), None),
-        (lambda net: net.monitor("y", "w"), "no such state variable or trace; choose from spike_counts, spikes, v, refrac_count"),
+        (lambda net: net.monitor("y", "w"), "no such state variable or trace; choose from spike_counts, spikes, spike_events, v, refrac_count"),
         (lambda net: net.monitor("q", "v"), "population='q' is not a population"),
         (lambda net: net.monitor("y", "v", every=0), "every=0 must be a positive integer"),
         (lambda net: net.monitor("y", "spike_counts"), "is monitored already"),

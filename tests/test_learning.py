@@ -37,14 +37,15 @@ RULE_PARAMS = {
 RULES = list(RULE_PARAMS)
 
 
-def stdp_network(n_in, n_out, weights, learning, connectivity="dense", model="lif", params=None):
-    """Spike-train inputs into ``n_out`` neurons, both with traces ``x`` (additive for the
-    reward-modulated and triplet rules) and ``slow`` (additive, for the triplet rule)."""
+def stdp_network(n_in, n_out, weights, learning, connectivity="dense", model="lif", params=None, one_spike=False):
+    """Spike-train inputs into ``n_out`` neurons (``one_spike``: at most one spike per step),
+    both with traces ``x`` (additive for the reward-modulated and triplet rules) and ``slow``
+    (additive, for the triplet rule)."""
     additive = learning.rule.startswith("mstdp") or learning.rule == "triplet"
     traces = {"x": Trace(20.0, additive=additive), "slow": Trace(100.0, additive=True)}
     net = Network()
     net.add_input("x", n_in, encoder="spikes", traces=traces)
-    net.add_population("y", n_out, model=model, params=params, traces=traces)
+    net.add_population("y", n_out, model=model, params=params, traces=traces, one_spike=one_spike)
     conn = Dense(weights) if connectivity == "dense" else Sparse.from_dense(weights, weights != 0)
     net.connect("x", "y", conn, learning=learning)
     net.monitor("x", "spikes", "x")
@@ -202,8 +203,11 @@ def learning_cases(draw):
         wmax=9.5 if bounded else math.inf,
         weight_decay=draw(st.sampled_from([0.0, 0.01])),
     )
-    net = stdp_network(n_in, n_out, weights, learning, connectivity, model=draw(st.sampled_from(["lif", "adaptive_lif"])))
-    kwargs = {"inputs": {"x": spike_trains(rng, steps, batch, n_in, 0.4)}, "deferred": draw(st.booleans())}
+    model, one_spike = draw(st.sampled_from(["lif", "adaptive_lif"])), draw(st.booleans())
+    net = stdp_network(n_in, n_out, weights, learning, connectivity, model=model, one_spike=one_spike)
+    trains = spike_trains(rng, steps, batch, n_in, 0.4)
+    constant = draw(st.booleans())  # the same spikes every step: propagated once per run unless the weights learn
+    kwargs = {"steps": steps, "inputs": {"x": trains[0] if constant else trains}, "deferred": draw(st.booleans())}
     if rule.startswith("mstdp"):
         kwargs["reward"] = rng.uniform(-1, 1, (steps, batch) if draw(st.booleans()) else (batch,))
     return net, kwargs

@@ -105,5 +105,5 @@ def test_named_traces_are_monitored_and_read_by_name_and_computed_only_when_read
     np.testing.assert_allclose(out.state("x", "slow")[:, 0, 0], [1.0, 1.0 * decay + 1.0, (decay + 1.0) * decay])
     with pytest.raises(ConfigError, match="the trace 'fast' of 'x' is not computed: no learning rule or monitor reads it"):
         sim.state("x", "fast")
-    with pytest.raises(ConfigError, match="no such state variable or trace; choose from spike_counts, spikes, fast, slow"):
+    with pytest.raises(ConfigError, match="no such state variable or trace; choose from spike_counts, spikes, spike_events, fast, slow"):
         net.monitor("x", "trace")

@@ -33,7 +33,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Union
 
-from pysnn.lowering import StateRef, fold_mode
+from pysnn.lowering import StateRef, before_update, fold_mode, step_start
 from pysnn.plan import Plan, PopulationPlan, ProjectionPlan
 from pysnn.state_keys import NeuronKey, WeightsKey
 from pysnn_numba.emitter import Code
@@ -88,7 +88,7 @@ class _Generator(RunGenerator):
         "",
         "from pysnn import kernel_math as km",
         "from pysnn.kernel_rounding import add as radd, mul as rmul",
-        "from pysnn.rng import element_key, step_key",
+        "from pysnn.rng import element_key, spike_choice, step_key",
     )
     kernel_wrap = "cuda.jit(device=True)"
     device_decorator = "@cuda.jit(device=True)"
@@ -96,10 +96,11 @@ class _Generator(RunGenerator):
     def __init__(self, plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool) -> None:
         super().__init__(plan, timed_inputs, reward_ndim, deferred)
         self.listed = sorted(
-            {p.source for p in plan.projections if p.kind == "dense" and plan.populations[p.source].spiking}
+            {p.source for p in step_start(plan) if p.kind == "dense" and plan.populations[p.source].spiking}
         )
-        """Spiking sources of dense projections: each sample keeps the list of their neurons that
-        spiked in its last step, so that each target sums only those rows."""
+        """Spiking sources of dense delay-1 projections: each sample keeps the list of their neurons
+        that spiked in its last step, so that each target sums only those rows (a zero-delay
+        projection reads its source's outputs of the step)."""
         from pysnn_cuda.learning_codegen import LearningCode
 
         self.learning = [LearningCode(self, p) for p in plan.projections if p.learning is not None]
@@ -205,20 +206,33 @@ class _Generator(RunGenerator):
         )
 
     def sample_step(self, code: Code, coupled: bool) -> None:
-        """One step of sample ``b`` by its block: propagation, the populations in order, the
-        spike lists; block barriers between them."""
+        """One step of sample ``b`` by its block: the propagation of delay-1 projections, the
+        populations in order (each after its zero-delay projections' propagation, which reads
+        what other threads wrote: a barrier before it), the spike lists; block barriers between
+        them. A target's propagation and update run in the same thread."""
         code.line("sid = sample_ids[b]", "step = np.uint64(step0 + t)")
-        for proj in self.plan.projections:
-            self.propagate(code, proj)
+        for proj in step_start(self.plan):
+            self.propagate(code, proj, coupled)
         code.line("cuda.syncthreads()")
         for pop in self.plan.populations:
+            if zero_delay := before_update(self.plan, pop):
+                code.line("cuda.syncthreads()")
+                for proj in zero_delay:
+                    self.propagate(code, proj, coupled)
             special = self.element_specials(code, pop)
-            with self.element_loop(code, pop, f"for j in range(thread, {self.size(pop.index)}, threads):"):
+            neurons = f"for j in range(thread, {self.size(pop.index)}, threads):"
+            with self.element_loop(code, pop, neurons):
                 self.update_element(code, pop, special, coupled)
-                for m, monitor in self.state_monitors(pop, shared=False):
-                    with code.block(f"if (t + 1) % {monitor.every} == 0:"):
-                        array = self.monitored_array(pop, monitor.what)
-                        code.line(f"{self.record(m)}[(t + 1) // {monitor.every} - 1, b, j] = {array}[b, j]")
+                if not pop.one_spike:
+                    self._record_state(code, pop)
+            if pop.one_spike:  # the block's first thread keeps one spike; then every neuron's outputs
+                code.line("cuda.syncthreads()")
+                with code.block("if thread == 0:"):
+                    self.keep_one_spike(code, pop)
+                code.line("cuda.syncthreads()")
+                with code.block(neurons):
+                    self.element_outputs(code, pop)
+                    self._record_state(code, pop)
         if self.listed:
             code.line("cuda.syncthreads()")
             self._list_all(code)
@@ -233,6 +247,13 @@ class _Generator(RunGenerator):
                 code.line(self.record_stop("b", "t"), *([self.record_stop("batch", "t")] if coupled else []))
             if not coupled:
                 code.line("break")
+
+    def _record_state(self, code: Code, pop: PopulationPlan) -> None:
+        """Neuron ``j``'s per-sample state and traces into their monitors, at their steps."""
+        for m, monitor in self.state_monitors(pop, shared=False):
+            with code.block(f"if (t + 1) % {monitor.every} == 0:"):
+                array = self.monitored_array(pop, monitor.what)
+                code.line(f"{self.record(m)}[(t + 1) // {monitor.every} - 1, b, j] = {array}[b, j]")
 
     # -- pieces of a step ---------------------------------------------------------------------------
 
@@ -252,18 +273,20 @@ class _Generator(RunGenerator):
                         code.line(f"{spikes}[b, n] = i", "n += 1")
                 code.line(f"{count}[b] = n")
 
-    def propagate(self, code: Code, proj: ProjectionPlan) -> None:
-        """Each target ``j`` of the block's sample sums, in one thread, the previous output of
-        its sources times the weights, in ascending source order (the spike list of a dense
-        projection's spiking source; the target's column of a sparse one)."""
+    def propagate(self, code: Code, proj: ProjectionPlan, coupled: bool) -> None:
+        """Each target ``j`` of the block's sample sums, in one thread, the output of its sources
+        (of the previous step, or of this one for delay 0) times the weights, in ascending
+        source order (the spike list of a listed source; the target's column of a sparse
+        projection); ``propagation``: once per run where it is constant."""
         source = self.plan.populations[proj.source]
         src, acc = self.output(source), self.accumulator(proj)
         w = self.arg(f"k{proj.index}_w", StateRef(WeightsKey(proj.name)))
-        with code.block(f"for j in range(thread, {self.size(proj.target)}, threads):"):
+        targets = f"for j in range(thread, {self.size(proj.target)}, threads):"
+        with self.propagation(code, proj, coupled), code.block(targets):
             code.line("acc = REAL(0.0)")
             if proj.kind == "one_to_one":
                 self._add(code, source, f"{src}[b, j]", f"{w}[j]")
-            elif proj.kind == "dense" and source.index in self.listed:
+            elif proj.kind == "dense" and source.index in self.listed and proj.delay == 1:
                 spikes, count = f"p{source.index}_spk", f"p{source.index}_nspk"
                 with code.block(f"for s_ in range({count}[b]):"):
                     code.line(f"acc = {self.add('acc', f'{w}[{spikes}[b, s_], j]')}")

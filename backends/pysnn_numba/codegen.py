@@ -22,7 +22,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, contextmanager
 from typing import Iterable, Iterator
 
-from pysnn.lowering import StateRef, fold_mode
+from pysnn.lowering import StateRef, before_update, fold_mode, step_start
 from pysnn.plan import Plan, PopulationPlan, ProjectionPlan
 from pysnn.state_keys import NeuronKey, StateKey, WeightsKey
 from pysnn_numba.emitter import Code
@@ -57,7 +57,7 @@ class _Generator(RunGenerator):
         "",
         "from pysnn import kernel_math as km",
         "from pysnn.kernel_check import jitted",
-        "from pysnn.kernel_math_jit import element_key, step_key",
+        "from pysnn.kernel_math_jit import element_key, spike_choice, step_key",
     )
     kernel_wrap = "jitted"
     device_decorator = '@numba.njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)'
@@ -157,11 +157,15 @@ class _Generator(RunGenerator):
         return code
 
     def sample_step(self, code: Code, coupled: bool) -> None:
-        """One step of sample ``b``: propagation, then the populations in order."""
+        """One step of sample ``b``: the propagation of delay-1 projections, then the populations
+        in order, each just after its zero-delay projections' propagation (their sources have
+        updated, and listed their spikes, before)."""
         code.line("step = np.uint64(step0 + t)")
-        for proj in self.plan.projections:
-            self.propagate(code, proj)
+        for proj in step_start(self.plan):
+            self.propagate(code, proj, coupled)
         for pop in self.plan.populations:
+            for proj in before_update(self.plan, pop):
+                self.propagate(code, proj, coupled)
             self.population(code, pop, coupled)
 
     # -- pieces of a step ---------------------------------------------------------------------------
@@ -177,23 +181,25 @@ class _Generator(RunGenerator):
         with code.block(f"for j in range({output}.shape[1]):"):
             code.line(f"p{i}_spk[p{i}_nspk] = j", f"p{i}_nspk += {output}[b, j]")
 
-    def propagate(self, code: Code, proj: ProjectionPlan) -> None:
-        """Add the source's previous output times the weights into the accumulator: the rows of
-        the listed sources that spiked, else of every source with a non-zero output, in
-        ascending source order."""
+    def propagate(self, code: Code, proj: ProjectionPlan, coupled: bool) -> None:
+        """Sum the source's output (of the previous step, or of this one for delay 0) times the
+        weights into a zeroed accumulator: the rows of the listed sources that spiked, else of
+        every source with a non-zero output, in ascending source order (``propagation``: once
+        per run where it is constant)."""
         source = self.plan.populations[proj.source]
         src, acc = self.output(source), f"k{proj.index}_acc"
-        code.line(f"{acc}[:] = 0")
         index = "j" if proj.kind == "one_to_one" else "i"
-        if source.index in self.listed:
-            with code.block(f"for s_ in range(p{source.index}_nspk):"):
-                code.line(f"{index} = p{source.index}_spk[s_]")
-                self._add_row(code, proj, "")
-            return
-        with code.block(f"for {index} in range({src}.shape[1]):"):
-            code.line(f"x = {src}[b, {index}]")
-            with code.block("if x:" if source.spiking else "if x != 0:"):
-                self._add_row(code, proj, "" if source.spiking else "x * ")
+        with self.propagation(code, proj, coupled):
+            code.line(f"{acc}[:] = 0")
+            if source.index in self.listed:
+                with code.block(f"for s_ in range(p{source.index}_nspk):"):
+                    code.line(f"{index} = p{source.index}_spk[s_]")
+                    self._add_row(code, proj, "")
+            else:
+                with code.block(f"for {index} in range({src}.shape[1]):"):
+                    code.line(f"x = {src}[b, {index}]")
+                    with code.block("if x:" if source.spiking else "if x != 0:"):
+                        self._add_row(code, proj, "" if source.spiking else "x * ")
 
     def _add_row(self, code: Code, proj: ProjectionPlan, factor: str) -> None:
         """Add source ``i``'s weights (one-to-one: target ``j``'s), times ``factor``."""
@@ -215,6 +221,10 @@ class _Generator(RunGenerator):
         special = self.element_specials(code, pop)
         with self.element_loop(code, pop, f"for j in range({self.size(i)}):"):
             self.update_element(code, pop, special, coupled)
+        if pop.one_spike:
+            self.keep_one_spike(code, pop)
+            with self.each_neuron(code, pop):
+                self.element_outputs(code, pop)
         if i in self.listed:  # a loop of its own, so that the update loop above stays vectorisable
             self.list_spikes(code, pop)
         for m, monitor in self.state_monitors(pop, shared=False):

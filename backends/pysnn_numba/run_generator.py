@@ -43,6 +43,7 @@ from pysnn.lowering import (
     TimeStep,
     TraceDecay,
     Value,
+    constant_input,
     finishes,
     finite_checks,
     kernel_args,
@@ -221,6 +222,18 @@ class RunGenerator(ABC):
     def accumulator(self, proj: ProjectionPlan) -> str:
         """The expression of the summed input of ``proj`` at sample ``b``, target ``j``."""
 
+    @contextmanager
+    def propagation(self, code: Code, proj: ProjectionPlan, coupled: bool) -> Iterator[None]:
+        """Around the code that sums ``proj``'s input into its accumulator at sample ``b``'s step
+        ``t``: where that input is the same at every step (``lowering.constant_input``; a
+        ``coupled`` run that is not deferred changes learned weights every step), only at the
+        run's steps ``t <= delay``, after which the accumulator keeps it."""
+        if constant_input(self.plan, proj, self.timed_inputs, coupled and not self.deferred):
+            with code.block(f"if t <= {proj.delay}:"):
+                yield
+        else:
+            yield
+
     # -- one neuron's step ------------------------------------------------------------------------
 
     def element_specials(self, code: Code, pop: PopulationPlan) -> dict[str, str]:
@@ -236,8 +249,8 @@ class RunGenerator(ABC):
     def update_element(self, code: Code, pop: PopulationPlan, special: dict[str, str], coupled: bool) -> None:
         """Neuron ``j`` of sample ``b`` takes its step: encoder, or synapses and neuron model
         (while ``coupled``, shared variables' changes go to ``p<i>_d_<var>``); then its traces
-        and spike monitors; then the state it wrote sets the flag of ``element_loop`` if some
-        of it is not finite."""
+        and spike monitors (``element_outputs``; with ``one_spike``, after ``keep_one_spike``);
+        then the state it wrote sets the flag of ``element_loop`` if some of it is not finite."""
         i, bound, output = pop.index, pop.plugin, self.output(pop)
         state = self.state_exprs(pop)
         if pop.is_input:
@@ -256,6 +269,19 @@ class RunGenerator(ABC):
                     code.line(f"{state[var]} = r_{var}")
                 elif coupled:
                     code.line(f"p{i}_d_{var}[b, j] = r_{var}")
+        checked = self._element_arrays(pop)
+        if not pop.one_spike:
+            self.element_outputs(code, pop)
+        else:  # the traces are written, and checked, after the choice of the spike kept
+            checked = {key: array for key, array in checked.items() if not isinstance(key, TraceKey)}
+        if checked:  # the model's new state from its locals, the rest from the arrays
+            values = [f"r_{key.variable}" if isinstance(key, NeuronKey) else f"{array}[b, j]" for key, array in checked.items()]
+            code.line(f"nonfinite_p{i} |= {nonfinite(values)}")
+
+    def element_outputs(self, code: Code, pop: PopulationPlan) -> None:
+        """The traces and spike monitors of neuron ``j`` of sample ``b``, from its output; with
+        ``one_spike``, also the flag of ``element_loop`` if a trace is not finite."""
+        i, output = pop.index, self.output(pop)
         for trace in pop.traces:
             array = self.trace(pop, trace.name)
             decay = self.arg(f"p{i}_{trace.name}_decay", TraceDecay(i, trace.name))
@@ -265,10 +291,22 @@ class RunGenerator(ABC):
             buffer = self.record(m)
             target = f"{buffer}[b, j] +=" if monitor.what == "spike_counts" else f"{buffer}[t, b, j] ="
             code.line(f"{target} {output}[b, j]")
-        checked = self._element_arrays(pop)
-        if checked:  # the model's new state from its locals, the rest from the arrays
-            values = [f"r_{key.variable}" if isinstance(key, NeuronKey) else f"{array}[b, j]" for key, array in checked.items()]
-            code.line(f"nonfinite_p{i} |= {nonfinite(values)}")
+        traces = [f"{array}[b, j]" for key, array in self._element_arrays(pop).items() if isinstance(key, TraceKey)]
+        if pop.one_spike and traces:
+            code.line(f"nonfinite_p{i} |= {nonfinite(traces)}")
+
+    def keep_one_spike(self, code: Code, pop: PopulationPlan) -> None:
+        """Of the neurons of ``pop`` that spiked in sample ``b``'s step, only the ``k``-th
+        (ascending) keeps its spike, ``k`` drawn by ``rng.spike_choice`` (one thread's loop)."""
+        i, output = pop.index, self.output(pop)
+        stream = self.arg(f"p{i}_stream", Stream(i))
+        code.line("count_ = 0")
+        with code.block(f"for j in range({self.size(i)}):"):
+            code.line(f"count_ += {output}[b, j]")
+        with code.block("if count_ > 1:"):
+            code.line(f"k_ = np.int64(spike_choice({stream}, sid, step, np.uint64({self.size(i)}), np.uint64(count_)))")
+            with code.block(f"for j in range({self.size(i)}):"), code.block(f"if {output}[b, j]:"):
+                code.line(f"{output}[b, j] = k_ == 0", "k_ -= 1")
 
     def synapse(self, code: Code, proj: ProjectionPlan, ports: dict[str, str]) -> None:
         """Post-synaptic update of projection ``proj`` at target ``j``; adds its current to the

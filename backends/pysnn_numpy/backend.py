@@ -3,14 +3,17 @@
 Straightforward array code: one Python iteration per time step, every kernel called on whole
 (batch, n) arrays. Each step, in this order:
 
-1. **Propagation.** For each projection, the source's output of the previous step times the
-   weights, summed into a fresh accumulator in ascending source index (only sources with a
-   non-zero output contribute).
+1. **Propagation.** For each projection with delay 1, the source's output of the previous step
+   times the weights, summed into a fresh accumulator in ascending source index (only sources
+   with a non-zero output contribute). A zero-delay projection does the same with its source's
+   output of this step, just before its target updates (``lowering.before_update``).
 2. **Population updates**, in the order the populations were added. While learning (not
    deferred), every shared variable first takes ``update_shared``. An input population's output
    comes from its encoder. A neuron population's input is the sum of its projections' synapse
    outputs, in the order the projections were added, starting from 0; ``update`` gives its new
-   state and spikes. Then the population's traces that are read: ``x *= decay``, then the spike.
+   state and spikes; a population with ``one_spike`` keeps one of each sample's spikes
+   (``_keep_one_spike``). Then the population's traces that are read: ``x *= decay``, then the
+   spike.
 3. **Learning** (while learning is on). Each shared neuron variable's per-sample changes are
    reduced over the batch. Each learned projection's rule terms are reduced per synapse: the
    samples with the event (``on_pre``: its source spiked, ``on_post``: its target spiked) are
@@ -45,12 +48,14 @@ from pysnn.lowering import (
     OwnState,
     Special,
     Value,
+    before_update,
     finishes,
     finite_checks,
     fold_mode,
     kernel_args,
     read_key,
     report_nonfinite,
+    step_start,
 )
 from pysnn.plan import BoundPlugin, LearningPlan, Plan, PopulationPlan, ProjectionPlan, TracePlan
 from pysnn.plugin import Kernel
@@ -103,7 +108,7 @@ class NumpyBackend(Backend):
         with np.errstate(all="ignore"):
             for t in range(args.steps):
                 step = np.uint64(args.step0 + t)
-                accumulated = [self._propagate(proj, state, batch) for proj in plan.projections]
+                accumulated = {proj.index: self._propagate(proj, state, batch) for proj in step_start(plan)}
                 changes = {}
                 for pop in plan.populations:
                     if every_step and "update_shared" in pop.plugin.kernels:
@@ -115,8 +120,11 @@ class NumpyBackend(Backend):
                         out = self._call(pop.plugin, "encode", {"x": x, "dt": dt, "rng": keys}, state, (NeuronKey, pop.name))
                         state[OutputKey(pop.name)] = _as(out[0], state[OutputKey(pop.name)].dtype, batch, pop.n)
                     else:
+                        accumulated |= {proj.index: self._propagate(proj, state, batch) for proj in before_update(plan, pop)}
                         inputs = self._synaptic_input(pop, accumulated, state, dt, batch)
                         changes[pop.name] = self._update(pop, state, inputs, dt, keys, batch)
+                        if pop.one_spike:
+                            _keep_one_spike(pop, state, args.sample_ids, step)
                     for trace in pop.traces:
                         self._trace(pop, trace, state)
                 if args.learning:
@@ -409,6 +417,16 @@ def quantile_positions(quantile: float, batch: int) -> tuple[int, int]:
 def _finite(state, keys: list[StateKey]) -> bool:
     """True if the arrays of ``keys`` hold no NaN or infinity."""
     return all(np.isfinite(state[key]).all() for key in keys)
+
+
+def _keep_one_spike(pop: PopulationPlan, state: dict[StateKey, np.ndarray], sample_ids: np.ndarray, step: np.uint64) -> None:
+    """Of each sample's neurons that spiked, only the ``k``-th (ascending) keeps its spike, ``k``
+    drawn by ``rng.spike_choice`` from how many spiked."""
+    spikes = state[OutputKey(pop.name)]
+    count = spikes.sum(axis=1, dtype=np.uint64)
+    k = rng.spike_choice(pop.stream, sample_ids, step, np.uint64(pop.n), np.maximum(count, np.uint64(1)))
+    rank = np.cumsum(spikes, axis=1, dtype=np.uint64) - np.uint64(1)  # wraps where none spiked yet: no match
+    state[OutputKey(pop.name)] = spikes & (rank == k[:, None])
 
 
 def _element_keys(pop: PopulationPlan, sample_ids: np.ndarray, step: np.uint64) -> np.ndarray | None:

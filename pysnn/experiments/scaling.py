@@ -93,13 +93,15 @@ def scaling(
     dtype: str = "float32",
     stdp: bool = False,
     report: Callable[[Timing], None] | None = None,
+    seed: int = 0,
 ) -> list[Timing]:
-    """Time the experiment for every (n_out, batch); ``report`` sees each result as it comes."""
+    """Time the experiment for every (n_out, batch); ``report`` sees each result as it comes.
+    ``seed`` draws the weights, ``seed + 1`` the input rates."""
     results = []
     for n_out in n_outs:
-        sim = scaling_network(n_out, stdp=stdp).compile(backend=backend, dtype=dtype)
+        sim = scaling_network(n_out, seed=seed, stdp=stdp).compile(backend=backend, dtype=dtype)
         for batch in batches:
-            seconds, rate = time_runs(sim, input_rates(batch), steps, repeats)
+            seconds, rate = time_runs(sim, input_rates(batch, seed=seed + 1), steps, repeats)
             timing = Timing(backend, stdp, n_out, batch, steps, seconds, rate)
             results.append(timing)
             if report is not None:

@@ -65,10 +65,10 @@ def networks():
     net.add_population("z", 4, model="izhikevich")
     net.add_population("e", 5, model="adex")
     net.connect("x", "a", Dense(rng.uniform(0, 5, (6, 5))), synapse="exponential", params={"tau": 5.0})
-    net.connect("c", "a", Dense(rng.uniform(0, 5, (3, 5))))
+    net.connect("c", "a", Dense(rng.uniform(0, 5, (3, 5))), delay=0)
     net.connect("a", "b", Sparse.from_dense(rng.uniform(0, 1, (5, 4)), rng.random((5, 4)) < 0.5), synapse="exp_conductance", port="exc")
-    net.connect("x", "z", Dense(rng.uniform(0, 9, (6, 4))))
-    net.connect("a", "e", pysnn.OneToOne(rng.uniform(0, 9, 5)))
+    net.connect("x", "z", Dense(rng.uniform(0, 9, (6, 4))), delay=0)
+    net.connect("a", "e", pysnn.OneToOne(rng.uniform(0, 9, 5)), delay=0)
     for pop in ("a", "b", "z", "e"):
         net.monitor(pop, "spike_counts", "spikes")
     net.monitor("a", "v", "theta", every=2)
@@ -84,7 +84,7 @@ def networks():
         traces = {"x": Trace(20.0, additive=True), "slow": Trace(100.0, additive=True)}
         net = Network()
         net.add_input("x", 6, encoder="spikes", traces=traces)
-        net.add_population("y", 4, model="lif", traces=traces)
+        net.add_population("y", 4, model="lif", traces=traces, one_spike=rule == "postpre")
         conn = Dense(weights) if kind == "dense" else Sparse.from_dense(weights, weights > 1)
         params = {"nu": 0.1} if rule.startswith("mstdp") else {}
         net.connect("x", "y", conn, learning=Learning(rule, params, reduction, wmin=0.0, wmax=9.0, weight_decay=0.01))
