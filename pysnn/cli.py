@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 from pysnn import registry
 from pysnn.backend import BACKEND_ENV, DEFAULT_BACKEND, backend_name
+from pysnn.progress import progress_bar
 
 
 def _int_list(text: str) -> list[int]:
@@ -131,20 +132,6 @@ def _write_results(args: argparse.Namespace, rows: list[dict], draw: Callable[[P
         print(f"plot written to {args.plot}")
 
 
-def _progress(total: int, description: str, unit: str, quiet: bool):
-    """A tqdm bar on stderr, or None: if ``quiet``, if stderr is not a terminal or without tqdm."""
-    if quiet or not sys.stderr.isatty():
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(
-        total=total, desc=description, file=sys.stderr, leave=False,
-        bar_format=f"{{l_bar}}{{bar}}| {{n_fmt}}/{{total_fmt}} {unit} [{{elapsed}}<{{remaining}}{{postfix}}]",
-    )
-
-
 def plugins(args: argparse.Namespace) -> int:
     """List installed plugins, their packages, and whether they load (--check: and compile)."""
     if args.check:
@@ -192,7 +179,7 @@ def convert(args: argparse.Namespace) -> int:
     converts it to integrate-and-fire neurons with subtractive reset and data-based weight
     normalisation, and simulates the test images, each as a constant current, in batches of each
     --batch-size: the accuracy after each T in --steps and the wall-clock of each (T, batch size),
-    compilation excluded. Needs scikit-learn and tqdm: pip install 'pysnn-minibatch[apps]'."""
+    compilation excluded. Needs scikit-learn: pip install 'pysnn-minibatch[apps]'."""
     from pysnn import plots
     from pysnn.experiments.conversion import TABLE_HEADER, run_conversion, table_row
 
@@ -247,7 +234,7 @@ def scaling(args: argparse.Namespace) -> int:
         learning = " with PostPre STDP" if args.stdp else ""
         print(f"scaling experiment: 100 Poisson inputs -> n_out LIF{learning}, {args.steps} steps, backend {args.backend}")
     print(TABLE_HEADER, flush=True)
-    bar = _progress(len(args.n_out) * len(args.batch_size), "scaling", "points", args.quiet)
+    bar = progress_bar(len(args.n_out) * len(args.batch_size), "scaling", "points", args.quiet)
 
     def report(timing) -> None:
         if bar is None:

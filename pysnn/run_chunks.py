@@ -35,6 +35,7 @@ import numpy as np
 from pysnn.backend import RunArgs
 from pysnn.errors import ConfigError, shown
 from pysnn.network import Monitor
+from pysnn.progress import progress_bar
 from pysnn.spike_events import Events, SpikeEvents, dense_events
 
 PIECE_SECONDS = 0.25
@@ -170,11 +171,7 @@ def progress_report(progress: bool | Callable[[int, int], None] | None, steps: i
         return
     if progress is not True:
         raise ConfigError(f"progress must be True, False, None or a function progress(steps_done, steps), got {shown(progress)}")
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        raise ConfigError('progress=True needs tqdm: pip install tqdm (or "pysnn-minibatch[apps]")') from None
-    with tqdm(total=steps, unit="step", disable=None, leave=False) as bar:
+    with progress_bar(steps, "run", "step") as bar:
         yield lambda done, total: bar.update(done - bar.n)
 
 

@@ -59,7 +59,8 @@ def test_the_spike_kept_is_uniform_among_the_neurons_that_crossed():
 @pytest.mark.parametrize("backend", COMPILED_BACKENDS)
 def test_compiled_backends_keep_the_same_spike_as_numpy_while_learning(backend):
     nets = {name: diehl_cook_like(True) for name in ("numpy", backend)}
-    runs = {name: net.compile(backend=name).run(60, inputs={"x": RATES}) for name, net in nets.items()}
+    runs = {name: net.compile(backend=name).run(25, inputs={"x": RATES[:3]}) for name, net in nets.items()}
+    assert runs["numpy"].spikes("y").sum() > 10
     for what in ("spikes", "v", "x", "theta"):
         a, b = (run.spikes("y") if what == "spikes" else run.state("y", what) for run in runs.values())
         np.testing.assert_array_equal(a, b, err_msg=what)

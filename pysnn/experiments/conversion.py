@@ -49,6 +49,7 @@ import numpy as np
 from pysnn import Dense, Network
 from pysnn.backend import backend_name
 from pysnn.errors import ConfigError
+from pysnn.progress import progress_bar
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -447,7 +448,7 @@ def run_conversion(
     x, y = setup.test_features, setup.test_labels
     evaluations = []
     for batch_size in batch_sizes:
-        bar = None if quiet else _progress_bar(len(x), f"batch {batch_size}")
+        bar = progress_bar(len(x), f"batch {batch_size}", "img", quiet)
         rows = evaluate(setup.converted, x, y, steps, batch_size, backend, dtype, None if bar is None else bar.update, readout)
         if bar is not None:
             bar.close()
@@ -457,16 +458,6 @@ def run_conversion(
                 report(row)
     converted = setup.converted
     return ConversionReport(setup.ann_accuracy, converted.scales, converted.percentile, setup.weights, evaluations)
-
-
-def _progress_bar(total: int, description: str):
-    try:
-        from tqdm import tqdm
-    except ImportError as exc:
-        raise ConfigError(
-            "the progress bar needs tqdm: pip install 'pysnn-minibatch[apps]', or pass quiet=True"
-        ) from exc
-    return tqdm(total=total, desc=description, unit="img", unit_scale=True, file=sys.stderr, leave=False)
 
 
 TABLE_HEADER = "| T | batch | images | accuracy (%) | seconds | images / s |\n|---:|---:|---:|---:|---:|---:|"
