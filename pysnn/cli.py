@@ -320,8 +320,24 @@ def evaluate(args: argparse.Namespace) -> int:
         return 1
     row = _accuracy_row("test", evaluation.n_images, evaluation.seconds, evaluation.accuracy)
     print(f"test, {evaluation.n_images} images: {_accuracies(row)} ({evaluation.seconds:.1f} s, {trainer.sim.backend})")
-    _write_results(args, [row], lambda path: _draw_fields(path, trainer))
+    _write_results(args, [row], lambda path: _draw_evaluation(path, trainer, args))
     return 0
+
+
+def _draw_evaluation(path: Path, trainer, args: argparse.Namespace) -> None:
+    """The receptive fields to ``path``, the spike raster of the layer for the first test image
+    to ``<stem>-raster.png``."""
+    from pysnn import plots
+    from pysnn.datasets import load_mnist
+
+    _draw_fields(path, trainer)
+    images, labels = load_mnist("test", root=args.data)
+    events = trainer.spike_events(images[:1])[1]
+    steps, neurons = events.raster(0)
+    raster_path = path.with_name(f"{path.stem}-raster.png")
+    title = f"Diehl & Cook: spikes of the {trainer.n_neurons} neurons for test image 0 (a {labels[0]})"
+    plots.raster(raster_path, steps, neurons, n_neurons=trainer.n_neurons, n_steps=trainer.time, title=title)
+    print(f"plot written to {raster_path}")
 
 
 def _evaluate_on_test(trainer, args: argparse.Namespace):
@@ -418,7 +434,7 @@ def _add_diehl_cook_commands(commands: argparse._SubParsersAction) -> None:
     test.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="a checkpoint written by pysnn train --checkpoint")
     add_common_flags(
         test, batch_size=256, seed_help=None,
-        plot_help="draw the receptive fields to FILE.png",
+        plot_help="draw the receptive fields to FILE.png and the spike raster of test image 0 to FILE-raster.png",
     )
     test.add_argument("--n-test", type=_positive_int, default=10_000, metavar="N", help="test images, from the first")
     test.add_argument("--data", type=Path, default=None, metavar="DIR", help=data_help)

@@ -66,7 +66,7 @@ def raster(
     # marks about as tall as a neuron's row and as wide as a step, within readable limits
     ax.plot(
         steps * dt, neurons, linestyle="none", marker="|", color="black",
-        markersize=float(np.clip(250 / n_neurons, 2, 8)), markeredgewidth=float(np.clip(450 / n_steps, 0.4, 1.5)),
+        markersize=float(np.clip(400 / n_neurons, 4, 10)), markeredgewidth=float(np.clip(450 / n_steps, 0.8, 2.5)),
     )
     ax.set_xlim(0, n_steps * dt)
     ax.set_ylim(-0.5, n_neurons - 0.5)

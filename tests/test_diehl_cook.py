@@ -17,7 +17,7 @@ import pytest
 from pysnn import ConfigError
 from pysnn.cli import main
 from pysnn.datasets import load_mnist
-from pysnn.experiments.diehl_cook import NORM, OUTPUT, PROJECTION, Trainer
+from pysnn.experiments.diehl_cook import NORM, OUTPUT, PROJECTION, TEST_ID_OFFSET, Trainer
 from pysnn.experiments.readout import UNASSIGNED, all_activity, assign_labels, class_rates, proportion_weighting
 
 SHARED = Path(__file__).parents[2] / "shared/data/mnist"
@@ -143,6 +143,18 @@ def test_training_learns_digits_above_chance(mnist, reference):
 
 
 @needs_mnist
+def test_spike_events_are_the_spikes_that_evaluate_counts(mnist, reference):
+    """The twin simulation with event monitors sees what ``evaluate`` counts: same ids, same spikes."""
+    trainer = reference[0]
+    images = mnist[2][:5]
+    inputs, layer = trainer.spike_events(images)
+    counts = trainer._present(images, TEST_ID_OFFSET + np.arange(5), learning=False)
+    np.testing.assert_array_equal(layer.counts(), counts)
+    assert counts.sum() > 0 and len(inputs) > 50 * len(layer)  # 784 Poisson inputs, ~10 output spikes per image
+    assert layer.steps == trainer.time and inputs.n == 784
+
+
+@needs_mnist
 def test_same_seed_gives_the_same_training_on_one_thread(mnist, reference):
     with threads(1):
         trainer = Trainer(**SETTINGS)
@@ -217,7 +229,10 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
     assert plot.exists() and (tmp_path / "dac-curves.png").exists()
     # learning off: the batch size changes nothing, so evaluate reproduces train's test
     test = tmp_path / "test.csv"
-    assert main(["evaluate", str(checkpoint), "--n-test", "64", "--batch-size", "64", "--out", str(test), *data]) == 0
+    fields = tmp_path / "fields.png"
+    argv = ["evaluate", str(checkpoint), "--n-test", "64", "--batch-size", "64", "--out", str(test), "--plot", str(fields)]
+    assert main([*argv, *data]) == 0
+    assert fields.exists() and (tmp_path / "fields-raster.png").exists()
     header, values = test.read_text().splitlines()
     row = dict(zip(header.split(","), values.split(",")))
     assert float(row["all_activity"]) == rows[2]["all_activity"]

@@ -23,6 +23,7 @@ curve, then the neurons are assigned from that interval. Neurons start ``UNASSIG
 
 from __future__ import annotations
 
+import copy
 import os
 import time as clock
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from pysnn import Dense, Learning, Network, Trace
+from pysnn import Dense, Learning, Network, SpikeEvents, Trace
 from pysnn.errors import ConfigError, positive_int, real_number, shown
 from pysnn.experiments.readout import UNASSIGNED, all_activity, assign_labels, proportion_weighting
 from pysnn.progress import progress_bar
@@ -288,6 +289,22 @@ class Trainer:
         if bar is not None:
             bar.close()
         return Evaluation(self._accuracy(counts, labels), len(images), seconds)
+
+    def spike_events(self, images: np.ndarray) -> tuple[SpikeEvents, SpikeEvents]:
+        """The spikes of ``X`` and ``Y`` while ``images`` (uint8 (N, 28, 28)) are presented as
+        ``evaluate`` presents the first N test images (learning off, the same sample ids, so the
+        same spikes), from a twin simulation: the network with ``spike_events`` monitors, holding
+        this trainer's weights and thresholds (``evaluate`` keeps spike counts only)."""
+        images, _ = _check_data(images, np.zeros(len(images), np.int64), self.network.populations[INPUT].n)
+        network = copy.deepcopy(self.network)
+        network.monitor(INPUT, "spike_events")
+        network.monitor(OUTPUT, "spike_events")
+        twin = network.compile(backend=self.sim.backend, seed=self.seed)
+        twin.set_weights(PROJECTION, self.sim.weights(PROJECTION))
+        twin.set_state(OUTPUT, "theta", self.sim.state(OUTPUT, "theta"))
+        ids = TEST_ID_OFFSET + np.arange(len(images))
+        out = twin.run(self.time, {INPUT: input_rates(images, self.intensity)}, sample_ids=ids, learning=False)
+        return out.spike_events(INPUT), out.spike_events(OUTPUT)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, backend: str | None = None) -> Trainer:
