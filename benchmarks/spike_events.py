@@ -6,21 +6,11 @@ LIF), 1000 steps, side by side in one process, best of N.
 """
 
 import sys
-import time
 
 from pysnn.experiments.scaling import input_rates, scaling_network
+from run_pieces import best  # benchmarks/, the script's folder
 
 RECORDS = {"counts only": (), "+ spikes": ("spikes",), "+ spike_events": ("spike_events",)}
-
-
-def best(sim, rates, steps: int, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        sim.reset()
-        start = time.perf_counter()
-        sim.run(steps, {"x": rates})
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
