@@ -1,15 +1,18 @@
-"""The numba-cuda backend on a real GPU: the paper's experiment 1, bit-identity with NumPy on the
-same runs, and the time to the first step (benchmarks/gpu_checks.sh runs it).
+"""The GPU backends (numba-cuda, cupy) on a real GPU: the paper's experiment 1 for both side by
+side, bit-identity with NumPy on the same runs, per-step analog inputs given on the host or
+already on the GPU, and the time to the first step (benchmarks/gpu_checks.sh runs it).
 
-    python benchmarks/gpu_benchmarks.py OUT_DIR [--smoke]
+    python benchmarks/gpu_benchmarks.py OUT_DIR [--smoke] [--backends numba-cuda,cupy]
 
 Writes OUT_DIR/gpu-benchmarks.md (a table, with the issue's targets) and .json. Each timing is
 the best wall-clock of ``Simulation.run`` over a few runs (``pysnn.experiments.scaling``);
-numba-cpu runs beside it on the same machine's cores, for a ratio measured in one run.
+numba-cpu runs beside them on the same machine's cores, for a ratio measured in one run.
+``--backends`` (default: both, those that can run here) chooses the GPU backends.
 ``--smoke`` runs every part at tiny sizes (10 neurons, 5 steps), to check the script itself, e.g.
 on Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1).
 """
 
+import argparse
 import json
 import os
 import subprocess
@@ -18,6 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
+from pysnn import Dense, Network, cuda_support, registry
 from pysnn.experiments.scaling import TABLE_HEADER, input_rates, scaling, scaling_network, table_row
 
 TARGETS = {  # (backend, learning, n_out, batch) -> seconds per 1000 steps (issue 9)
@@ -26,6 +32,8 @@ TARGETS = {  # (backend, learning, n_out, batch) -> seconds per 1000 steps (issu
     ("numba-cuda", True, 1000, 1024): 0.050,
     ("numba-cuda", False, 10000, 1024): 0.2,
 }
+CUPY_RATIO = 2.0
+"""Target: cupy within this factor of numba-cuda's time at batch >= 256 (issue 9)."""
 FIRST_STEP = """
 import time; start = time.perf_counter()
 import numpy as np, pysnn
@@ -36,22 +44,26 @@ print(time.perf_counter() - start)
 """
 
 
-SMOKE = "--smoke" in sys.argv
+parser = argparse.ArgumentParser(description="GPU backends: experiment 1, bit-identity, analog inputs, first step")
+parser.add_argument("out", nargs="?", default=".", type=Path, help="folder of gpu-benchmarks.md and .json")
+parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script (e.g. on the simulator)")
+parser.add_argument("--backends", default="numba-cuda,cupy", help="GPU backends, comma-separated (those that run here)")
+ARGS = parser.parse_args()
+SMOKE = ARGS.smoke
 SIZE, STEPS = (10, 5) if SMOKE else (1000, 1000)
+GPU_BACKENDS = [b for b in ARGS.backends.split(",") if registry.load("backend", b).unavailable() is None]
 
 
 def timings() -> list[dict]:
     rows = []
-    points = [
-        ("numba-cuda", False, [1000], [1, 16, 64, 256, 1024]),
-        ("numba-cuda", True, [1000], [1, 64, 1024]),
-        ("numba-cuda", False, [10000], [1, 1024]),
+    gpu_points = [(False, [1000], [1, 16, 64, 256, 1024]), (True, [1000], [1, 64, 1024]), (False, [10000], [1, 1024])]
+    points = [(backend, *point) for point in gpu_points for backend in GPU_BACKENDS] + [
         ("numba-cpu", False, [1000], [1, 1024]),
         ("numba-cpu", True, [1000], [1, 64]),
     ]
     for backend, stdp, n_outs, batches in points:
         if SMOKE:
-            n_outs, batches = [SIZE], batches[:2]
+            n_outs, batches = [SIZE], [b for b in batches if b <= 64][:2]  # the simulator is slow
         for timing in scaling(backend, n_outs, batches, steps=STEPS, stdp=stdp, repeats=3):
             target = TARGETS.get((backend, stdp, timing.n_out, timing.batch))
             rows.append(timing.as_dict() | {"target_seconds": target, "row": table_row(timing)})
@@ -59,21 +71,66 @@ def timings() -> list[dict]:
     return rows
 
 
+def cupy_ratios(rows: list[dict]) -> list[dict]:
+    """cupy's time over numba-cuda's at each point of batch >= 256 that both ran."""
+    seconds_at = {(r["backend"], r["stdp"], r["n_out"], r["batch"]): r["seconds"] for r in rows}
+    ratios = []
+    for (backend, stdp, n_out, batch), seconds in seconds_at.items():
+        if backend == "cupy" and batch >= 256 and ("numba-cuda", stdp, n_out, batch) in seconds_at:
+            ratio = seconds / seconds_at[("numba-cuda", stdp, n_out, batch)]
+            ratios.append({"learning": stdp, "n_out": n_out, "batch": batch, "ratio": ratio, "met": ratio <= CUPY_RATIO})
+            print(f"cupy / numba-cuda, learning={stdp}, n_out {n_out}, batch {batch}: {ratio:.2f} "
+                  f"(target <= {CUPY_RATIO})", flush=True)
+    return ratios
+
+
 def identical_to_numpy() -> list[dict]:
-    """Spike counts, final state and learned weights of numba-cuda and numpy, bit for bit."""
+    """Spike counts, final state and learned weights of each GPU backend and numpy, bit for bit."""
     checks = []
     for stdp, batch, steps in ((False, 64, STEPS), (True, 16, STEPS // 3)):
         rates = input_rates(batch)
-        arrays = []
-        for backend in ("numpy", "numba-cuda"):
+        arrays = {}
+        for backend in ("numpy", *GPU_BACKENDS):
             sim = scaling_network(SIZE, stdp=stdp).compile(backend=backend)
             out = sim.run(steps, {"x": rates})
-            arrays.append([out.spike_counts("y"), sim.state("y", "v"), sim.weights("x->y")])
-        same = all(a.tobytes() == b.tobytes() for a, b in zip(*arrays))
-        checks.append({"learning": stdp, "batch": batch, "steps": steps, "identical": same,
-                       "spikes": int(arrays[0][0].sum())})
-        print(f"numba-cuda == numpy, learning={stdp}, batch {batch}, {steps} steps: {same}", flush=True)
+            arrays[backend] = [out.spike_counts("y"), sim.state("y", "v"), sim.weights("x->y")]
+        for backend in GPU_BACKENDS:
+            same = all(a.tobytes() == b.tobytes() for a, b in zip(arrays["numpy"], arrays[backend]))
+            checks.append({"backend": backend, "learning": stdp, "batch": batch, "steps": steps, "identical": same,
+                           "spikes": int(arrays["numpy"][0].sum())})
+            print(f"{backend} == numpy, learning={stdp}, batch {batch}, {steps} steps: {same}", flush=True)
     return checks
+
+
+def analog_inputs() -> list[dict]:
+    """Per-step analog input (a current per input, step and sample, as in the paper's experiment
+    2), 784 -> 1000 LIF, 100 steps at batch 256: numba-cuda copies the input from the host every
+    run; cupy reads it where it is, on the host (copied) or on the GPU (a CuPy array)."""
+    steps, batch, n_in, n_out = (5, 4, 10, 10) if SMOKE else (100, 256, 784, 1000)
+    rng = np.random.default_rng(0)
+    net = Network()
+    net.add_input("x", n_in, encoder="current")
+    net.add_population("y", n_out, model="lif")
+    net.connect("x", "y", Dense(rng.uniform(0.0, 0.05, (n_in, n_out))))
+    net.monitor("y", "spike_counts")
+    data = rng.uniform(0.0, 1.0, (steps, batch, n_in)).astype(np.float32)
+    rows = []
+    for backend in GPU_BACKENDS:
+        sim = net.compile(backend=backend)
+        for where in ("host", "gpu") if backend == "cupy" else ("host",):
+            inputs = {"x": cuda_support.cupy_module().asarray(data) if where == "gpu" else data}
+            sim.reset()
+            sim.run(inputs=inputs)  # compile (or load from cache) outside the timed runs
+            best = np.inf
+            for _ in range(3):
+                sim.reset()
+                start = time.perf_counter()
+                sim.run(inputs=inputs)
+                best = min(best, time.perf_counter() - start)
+            rows.append({"backend": backend, "input_on": where, "steps": steps, "batch": batch, "seconds": best})
+            print(f"analog input on the {where}, {backend}: {steps} steps of batch {batch}, {n_in} -> {n_out}: "
+                  f"{best * 1000:.2f} ms", flush=True)
+    return rows
 
 
 def first_step() -> dict:
@@ -86,12 +143,17 @@ def first_step() -> dict:
 
 
 def main() -> int:
-    out = Path(next((a for a in sys.argv[1:] if a != "--smoke"), "."))
+    out = ARGS.out
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results = {"first_step": first_step(), "identical": identical_to_numpy(), "timings": timings()}
-    lines = [f"## numba-cuda, experiment 1 (best of 3 runs of {STEPS} steps)", "", TABLE_HEADER, *(r["row"] for r in results["timings"])]
+    results["cupy_ratios"] = cupy_ratios(results["timings"])
+    results["analog_inputs"] = analog_inputs()
+    title = f"## {', '.join(GPU_BACKENDS)}, experiment 1 (best of 3 runs of {STEPS} steps)"
+    lines = [title, "", TABLE_HEADER, *(r["row"] for r in results["timings"])]
     lines += ["", "Targets (s per 1000 steps): " + ", ".join(f"{k}: {v}" for k, v in TARGETS.items()), ""]
+    lines += [f"- cupy / numba-cuda (target <= {CUPY_RATIO}): {r}" for r in results["cupy_ratios"]]
+    lines += [f"- per-step analog input: {r}" for r in results["analog_inputs"]]
     lines += [f"- identical to numpy: {c}" for c in results["identical"]]
     lines += [f"- time to first step: {results['first_step']}", f"- benchmark wall-clock {time.perf_counter() - started:.0f} s"]
     (out / "gpu-benchmarks.md").write_text("\n".join(lines) + "\n")

@@ -1,10 +1,10 @@
 """How long OpenMP threads spin before sleeping (``GOMP_SPINCOUNT``), on a learning run with
 several parallel regions per step: Diehl & Cook at batch 64 on numba-cpu, 2 threads, in fresh
-processes, libgomp's default (300 000) against pysnn's (``pysnn_numba.backend.OPENMP_SPIN_COUNT``),
-alternated: one such process alone, then ``--together`` of them at once (several experiments, or
-Dask workers, on one machine), with ``--busy``: beside a plain busy loop.
+processes, for each spin count given (libgomp's default is 300 000; 0 sleeps at once),
+alternated: one such process alone, then ``--together`` of them at once (several experiments on
+one machine); ``--busy``: beside a plain busy loop.
 
-    python benchmarks/openmp_spin.py [--together 2] [--busy] [--rounds 3]
+    python benchmarks/openmp_spin.py [--spins 300000,10000,0] [--together 2] [--busy] [--rounds 3]
 """
 
 import argparse
@@ -42,23 +42,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--busy", action="store_true", help="keep one core busy with another process meanwhile")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--together", type=int, default=1, help="processes measured at once")
+    parser.add_argument("--together", type=int, default=2, help="processes measured at once")
+    parser.add_argument("--spins", default="300000,10000,0", help="GOMP_SPINCOUNT values, comma-separated")
     args = parser.parse_args()
-    from pysnn_numba.backend import OPENMP_SPIN_COUNT
-
-    spins = {"libgomp default (300000)": "300000", f"pysnn ({OPENMP_SPIN_COUNT})": OPENMP_SPIN_COUNT}
+    spins = args.spins.split(",")
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
     try:
-        times = {label: [] for label in spins}
+        alone = {spin: [] for spin in spins}
+        times = {spin: [] for spin in spins}
         for _ in range(args.rounds):
-            for label, spin in spins.items():
-                times[label] += presentation_ms(spin, args.together)
+            for spin in spins:
+                alone[spin] += presentation_ms(spin, 1)
+                times[spin] += presentation_ms(spin, args.together)
     finally:
         if busy is not None:
             busy.kill()
-    print(f"ms per batch-64 presentation (100 steps), 2 threads, {args.together} process(es) at once{', one core busy' if args.busy else ''}:")
-    for label, values in times.items():
-        print(f"  {label}: {', '.join(f'{v:.1f}' for v in values)} (median {sorted(values)[len(values) // 2]:.1f})")
+    print(f"ms per batch-64 presentation (100 steps), 2 threads{', one core busy' if args.busy else ''}")
+    print(f"| GOMP_SPINCOUNT | one process | {args.together} processes at once |\n|---:|---|---|")
+    for spin in spins:
+        cells = [", ".join(f"{v:.1f}" for v in values) for values in (alone[spin], times[spin])]
+        print(f"| {spin} | {cells[0]} | {cells[1]} |")
 
 
 if __name__ == "__main__":

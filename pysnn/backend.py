@@ -17,11 +17,12 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import FunctionType
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
 from pysnn.compile_notice import compile_notice
+from pysnn.errors import ConfigError
 from pysnn.network import Monitor
 from pysnn.plan import Plan
 from pysnn.plugin import Kernel
@@ -43,7 +44,8 @@ class RunArgs:
     """uint64 (batch,): each sample's id, which keys its random numbers."""
     learning: bool
     inputs: Mapping[str, np.ndarray]
-    """Input population -> (batch, n) or (steps, batch, n) array (dtype, or bool for spikes)."""
+    """Input population -> (batch, n) or (steps, batch, n) C-contiguous array (dtype, or bool for
+    spikes): a NumPy array, or one in the backend's device memory (``Backend.asarray``)."""
     records: Mapping[Monitor, np.ndarray]
     """Monitor -> zeroed buffer to fill (see ``Network.monitor`` for shapes)."""
     reward: np.ndarray | None = None
@@ -104,6 +106,27 @@ class Backend(ABC):
         work = {key: array.copy() for key, array in self._state.items()}
         work.update({key: np.array(array) for key, array in added.items()})
         return work
+
+    def layout(self, key: StateKey) -> tuple[tuple[int, ...], np.dtype]:
+        """The shape and dtype of one state array, without a copy."""
+        array = self._state[key]
+        return tuple(array.shape), np.dtype(array.dtype)
+
+    # -- arrays that stay in device memory: only a GPU backend whose arrays other libraries take
+    # (cupy) has them; the others take and give NumPy arrays
+
+    def asarray(self, value: Any) -> Any:
+        """``value``, an input or a ``set_state`` / ``set_weights`` value, as an array (not yet
+        validated: ``Simulation`` checks it with the same rules either way): here a NumPy array
+        (``np.asarray``); a GPU backend keeps an array already in its device memory there."""
+        return np.asarray(value)
+
+    def device_read(self, key: StateKey) -> Any:
+        """A copy of one state array in device memory (``Simulation.state(..., device=True)``)."""
+        raise ConfigError(
+            f"device=True: backend {self.name!r} holds no state in device arrays; compile(backend='cupy') "
+            "returns CuPy arrays (here device=False gives a NumPy copy)"
+        )
 
     @classmethod
     def unavailable(cls) -> str | None:

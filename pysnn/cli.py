@@ -4,6 +4,7 @@ data sets."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import inspect
 import json
@@ -132,6 +133,25 @@ def _write_results(args: argparse.Namespace, rows: list[dict], draw: Callable[[P
         print(f"plot written to {args.plot}")
 
 
+def add_dask_flags(parser: argparse.ArgumentParser) -> None:
+    """``--dask N`` (a LocalCluster of N worker processes) or ``--scheduler ADDRESS`` (an existing
+    Dask cluster): the command's simulations run as Dask tasks (``pysnn.distributed``)."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--dask", type=_positive_int, default=None, metavar="N",
+                       help="run the simulations on a local Dask cluster of N worker processes (needs the dask extra)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run the simulations on the Dask cluster of this scheduler, e.g. tcp://10.0.0.5:8786")
+
+
+def _dask_client(args: argparse.Namespace):
+    """The Dask client that ``--dask`` or ``--scheduler`` ask for (a context), else None."""
+    if args.dask is None and args.scheduler is None:
+        return contextlib.nullcontext()
+    from pysnn.distributed import cluster
+
+    return cluster(args.dask, args.scheduler, say=lambda message: print(message, file=sys.stderr, flush=True))
+
+
 def plugins(args: argparse.Namespace) -> int:
     """List installed plugins, their packages, and whether they load (--check: and compile)."""
     if args.check:
@@ -179,28 +199,100 @@ def convert(args: argparse.Namespace) -> int:
     converts it to integrate-and-fire neurons with subtractive reset and data-based weight
     normalisation, and simulates the test images, each as a constant current, in batches of each
     --batch-size: the accuracy after each T in --steps and the wall-clock of each (T, batch size),
-    compilation excluded. Needs scikit-learn: pip install 'pysnn-minibatch[apps]'."""
+    compilation excluded. Needs scikit-learn: pip install 'pysnn-minibatch[apps]'. With --dask or
+    --scheduler the batches run as Dask tasks, with the same predictions bit for bit; the seconds
+    then sum the tasks' times."""
     from pysnn import plots
     from pysnn.experiments.conversion import TABLE_HEADER, run_conversion, table_row
 
     if not args.quiet:
         print(TABLE_HEADER, flush=True)
-    report = run_conversion(
-        backend=args.backend,
-        batch_sizes=args.batch_size,
-        steps=args.steps,
-        seed=args.seed,
-        data_root=args.data,
-        n_test=args.n_test,
-        cache_dir=args.weights,
-        quiet=args.quiet,
-        readout=args.readout,
-        report=None if args.quiet else lambda row: print(table_row(row), flush=True),
-    )
+    with _dask_client(args) as client:
+        report = run_conversion(
+            backend=args.backend,
+            batch_sizes=args.batch_size,
+            steps=args.steps,
+            seed=args.seed,
+            data_root=args.data,
+            n_test=args.n_test,
+            cache_dir=args.weights,
+            quiet=args.quiet,
+            readout=args.readout,
+            report=None if args.quiet else lambda row: print(table_row(row), flush=True),
+            client=client,
+        )
     print(f"ANN accuracy {100 * report.ann_accuracy:.2f} %; layer scales {', '.join(f'{s:.3g}' for s in report.scales)}")
     rows = report.evaluations
     _write_results(args, [row.as_dict() for row in rows], lambda path: plots.conversion(path, rows))
     return 0
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """Run a built-in experiment at every point of a parameter grid, as Dask tasks: a table of results.
+
+    EXPERIMENT is dac (Diehl & Cook: train on the first n_train images, test on the first n_test;
+    parameters n_neurons, reduction, batch_size, time, intensity, seed, n_train, n_test) or
+    convert (ANN-to-SNN conversion: percentile, steps, readout, seed, n_test, batch_size).
+    --grid NAME=V1,V2 gives a parameter's values (repeat it for more parameters: every
+    combination runs; one value fixes it); --points FILE gives them as JSON instead, a grid
+    {"name": [values]} or a list of points. Other parameters keep their defaults (every value is
+    in the table). Each finished point is appended to OUT.jsonl as it comes: the same command run
+    again finishes an interrupted sweep without redoing those points. Each point runs in one
+    worker process, single-threaded; without --dask or --scheduler the points run one after
+    another in this process."""
+    from functools import partial
+
+    from pysnn.distributed import grid_points, sweep as run_sweep
+    from pysnn.distributed.points import EXPERIMENTS, conversion_point, full_point
+    from pysnn.errors import PySNNError
+
+    func = EXPERIMENTS[args.experiment]
+    try:
+        spec = json.loads(args.points.read_text()) if args.points is not None else dict(args.grid or [])
+        points = [full_point(func, point) for point in grid_points(spec or {"seed": [0]})]
+        options = {"data": args.data, "backend": args.backend}
+        if func is conversion_point:
+            options["weights"] = args.weights
+            _train_mlps(points, args)
+        with _dask_client(args) as client:
+            bar = progress_bar(len(points), f"sweep {args.experiment}", "points", args.quiet)
+            records = run_sweep(points, partial(func, **options), client, args.out, progress=None if bar is None else bar.update)
+            if bar is not None:
+                bar.close()
+    except (PySNNError, OSError, json.JSONDecodeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for record in records:
+        print(", ".join(f"{name}={value}" for name, value in record.items()))
+    if args.out is not None:
+        print(f"results written to {args.out}")
+    return 0
+
+
+def _train_mlps(points: list[dict], args: argparse.Namespace) -> None:
+    """The conversion's MLPs of the points' seeds, trained now if not in --weights (not by every
+    task at once)."""
+    from pysnn.experiments.conversion import mnist_setup
+
+    say = None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    for seed in sorted({point["seed"] for point in points}):
+        mnist_setup(args.data, args.weights, seed, n_test=1, say=say)
+
+
+def _grid_option(text: str) -> tuple[str, list]:
+    """A --grid NAME=V1,V2 option: (name, values), each value a JSON number, true/false or null if
+    it reads as one, else a string."""
+    name, equals, values = text.partition("=")
+    if not equals or not name.isidentifier() or not values:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE[,VALUE...], got {text!r}")
+    return name, [_json_or_text(value) for value in values.split(",")]
+
+
+def _json_or_text(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def _write_rows(path: Path, rows: list[dict]) -> None:
@@ -308,13 +400,15 @@ def evaluate(args: argparse.Namespace) -> int:
 
     Shows the first --n-test test images with learning off (weights and thresholds frozen, so the
     batch size changes nothing but the speed) and prints the accuracy of both readouts with the
-    neurons' labels from the training's last interval."""
+    neurons' labels from the training's last interval. With --dask or --scheduler the batches run
+    as Dask tasks, with the same spike counts bit for bit."""
     from pysnn.errors import PySNNError
     from pysnn.experiments.diehl_cook import Trainer
 
     try:
         trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend)
-        evaluation = _evaluate_on_test(trainer, args)
+        with _dask_client(args) as client:
+            evaluation = _evaluate_on_test(trainer, args, client)
     except PySNNError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -340,12 +434,14 @@ def _draw_evaluation(path: Path, trainer, args: argparse.Namespace) -> None:
     print(f"plot written to {raster_path}")
 
 
-def _evaluate_on_test(trainer, args: argparse.Namespace):
-    """``trainer.evaluate`` on the first ``args.n_test`` MNIST test images."""
+def _evaluate_on_test(trainer, args: argparse.Namespace, client=None):
+    """``trainer.evaluate`` on the first ``args.n_test`` MNIST test images (``client``: as Dask tasks)."""
     from pysnn.datasets import load_mnist
 
     images, labels = load_mnist("test", root=args.data)
-    return trainer.evaluate(images[: args.n_test], labels[: args.n_test], batch_size=args.batch_size, quiet=args.quiet)
+    return trainer.evaluate(
+        images[: args.n_test], labels[: args.n_test], batch_size=args.batch_size, quiet=args.quiet, client=client
+    )
 
 
 def _accuracy_row(phase: str, images: int, seconds: float | None, accuracy: dict[str, float] | None) -> dict:
@@ -438,6 +534,33 @@ def _add_diehl_cook_commands(commands: argparse._SubParsersAction) -> None:
     )
     test.add_argument("--n-test", type=_positive_int, default=10_000, metavar="N", help="test images, from the first")
     test.add_argument("--data", type=Path, default=None, metavar="DIR", help=data_help)
+    add_dask_flags(test)
+
+
+def _add_sweep_command(commands: argparse._SubParsersAction) -> None:
+    """``pysnn sweep``."""
+    from pysnn.distributed.points import DEFAULT_WEIGHTS, EXPERIMENTS
+
+    parser = add_command(
+        commands, "sweep", sweep,
+        "pysnn sweep dac --grid reduction=sum,max --grid batch_size=16,64 --grid n_train=1000 --dask 2 --out sweep.csv",
+        "pysnn sweep convert --grid percentile=80,90,99.9 --grid steps=5,10 --scheduler tcp://10.0.0.5:8786 --out conv.json",
+    )
+    parser.add_argument("experiment", choices=sorted(EXPERIMENTS), metavar="EXPERIMENT", help="dac or convert")
+    spec = parser.add_mutually_exclusive_group()
+    spec.add_argument("--grid", type=_grid_option, action="append", metavar="NAME=V1[,V2...]",
+                      help="a parameter's values; repeat for several parameters")
+    spec.add_argument("--points", type=Path, default=None, metavar="FILE.json",
+                      help="the points as JSON: a grid {name: [values]} or a list of {name: value}")
+    parser.add_argument("--backend", default=None, help=f"backend name (default: ${BACKEND_ENV} or {DEFAULT_BACKEND})")
+    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="the table: CSV if it ends in .csv, else JSON; finished points go to FILE.jsonl")
+    parser.add_argument("--data", type=Path, default=None, metavar="DIR",
+                        help="MNIST folder (default: $PYSNN_DATA or ~/.cache/pysnn/data)")
+    parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, metavar="DIR",
+                        help="convert: folder of the trained MLPs' weights")
+    parser.add_argument("--quiet", action="store_true", help="only the results: no progress bar or messages")
+    add_dask_flags(parser)
 
 
 def data_fetch(args: argparse.Namespace) -> int:
@@ -523,7 +646,9 @@ def main(argv: list[str] | None = None) -> int:
 
     conv.add_argument("--readout", choices=READOUTS, default=DEFAULT_READOUT,
                       help="class of a sample: the output neuron with the most summed input (the paper's) or spikes")
+    add_dask_flags(conv)
     _add_diehl_cook_commands(commands)
+    _add_sweep_command(commands)
     data = commands.add_parser("data", help="Download (fetch) or check (verify) the MNIST files.")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     for name, func in (("fetch", data_fetch), ("verify", data_verify)):

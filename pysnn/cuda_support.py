@@ -1,4 +1,4 @@
-"""numba-cuda for pysnn, in one place: importing it, and whether it can run here.
+"""numba-cuda and CuPy for pysnn, in one place: importing them, and whether they can run here.
 
 pysnn uses numba-cuda 0.30 (``pip install "pysnn-minibatch[cuda]"``), the last release of the
 package that extends Numba itself, so that the kernel math registered for Numba's CPU target
@@ -9,18 +9,24 @@ numba-cuda-mlir, does not extend Numba, and would need a port of the kernel math
 
 Under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) kernels run as Python on the CPU;
 ``cuda.is_available()`` is then True, so it cannot tell whether a GPU is here (``unavailable``).
+
+The cupy backend launches numba-cuda's kernels on CuPy's memory (``pip install
+"pysnn-minibatch[cupy]"``). The simulator's kernels take host arrays, so under it ``cupy_module()``
+is ``HostCuPy``, NumPy standing in for the part of CuPy's API that the backend uses.
 """
 
 from __future__ import annotations
 
 import os
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from pysnn.errors import ConfigError
 
 INSTALL_HINT = 'pip install "pysnn-minibatch[cuda]"'
+CUPY_INSTALL_HINT = 'pip install "pysnn-minibatch[cupy]"'
 SIMULATOR_ENV = "NUMBA_ENABLE_CUDASIM"
 
 
@@ -40,12 +46,13 @@ def numba_cuda() -> ModuleType:
     return cuda
 
 
-def unavailable() -> str | None:
-    """Why numba-cuda cannot run kernels here, or None if it can (a GPU, or the simulator)."""
+def unavailable(hint: str = INSTALL_HINT) -> str | None:
+    """Why numba-cuda cannot run kernels here, or None if it can (a GPU, or the simulator);
+    ``hint`` says how to install it."""
     try:
         cuda = numba_cuda()
     except ImportError as exc:
-        return f"numba-cuda is not installed ({exc}); {INSTALL_HINT}"
+        return f"numba-cuda is not installed ({exc}); {hint}"
     if simulated():
         return None
     try:
@@ -56,9 +63,72 @@ def unavailable() -> str | None:
     return None
 
 
-def require_gpu(backend: str) -> ModuleType:
-    """``numba.cuda`` if ``backend`` can run here, else a ``ConfigError`` naming what is missing."""
-    reason = unavailable()
+def cupy_unavailable() -> str | None:
+    """Why the cupy backend cannot run here, or None if it can: it needs CuPy (its memory) and
+    numba-cuda (its kernels) on a GPU, or numba-cuda's simulator (CuPy then stands in as ``HostCuPy``)."""
+    if not simulated():
+        try:
+            import cupy  # noqa: F401
+        except ImportError as exc:
+            return f"cupy is not installed ({exc}); {CUPY_INSTALL_HINT}"
+    return unavailable(CUPY_INSTALL_HINT)
+
+
+def cupy_module() -> Any:
+    """CuPy, or ``HostCuPy`` under the simulator."""
+    if simulated():
+        return HostCuPy
+    import cupy
+
+    return cupy
+
+
+class SimulatedDeviceArray(np.ndarray):
+    """An array "in device memory" under the simulator: NumPy's, of its own type, so that the
+    cupy backend tells it from a host array as it tells a CuPy array from a NumPy one."""
+
+
+class HostCuPy:
+    """The part of CuPy's API that the cupy backend uses, on NumPy: device arrays are
+    ``SimulatedDeviceArray``s, made and copied as CuPy makes and copies its arrays."""
+
+    ndarray = SimulatedDeviceArray
+
+    @staticmethod
+    def asarray(value) -> SimulatedDeviceArray:
+        """``value`` itself if it is a device array, else a copy of it on the device."""
+        return value if isinstance(value, SimulatedDeviceArray) else np.array(value).view(SimulatedDeviceArray)
+
+    @staticmethod
+    def array(value, order: str = "K") -> SimulatedDeviceArray:
+        """A copy of ``value`` on the device."""
+        return np.array(value, order=order).view(SimulatedDeviceArray)
+
+    @staticmethod
+    def empty(shape, dtype) -> SimulatedDeviceArray:
+        return np.empty(shape, dtype).view(SimulatedDeviceArray)
+
+    @staticmethod
+    def zeros(shape, dtype) -> SimulatedDeviceArray:
+        return np.zeros(shape, dtype).view(SimulatedDeviceArray)
+
+    @staticmethod
+    def from_dlpack(value) -> SimulatedDeviceArray:
+        """The DLPack array ``value`` as a device array, sharing its memory."""
+        return np.from_dlpack(value).view(SimulatedDeviceArray)
+
+    @staticmethod
+    def asnumpy(array, out: np.ndarray | None = None) -> np.ndarray:
+        """A host copy of a device array (into ``out`` if given)."""
+        if out is None:
+            return np.array(array)
+        np.copyto(out, array)
+        return out
+
+
+def require_gpu(backend: str, reason: str | None) -> ModuleType:
+    """``numba.cuda`` if ``backend`` can run here (``reason``, its ``unavailable()``, is None),
+    else a ``ConfigError`` naming what is missing."""
     if reason is not None:
         raise ConfigError(f"backend {backend!r} cannot run on this machine: {reason}; use backend='numba-cpu'")
     return numba_cuda()

@@ -69,27 +69,31 @@ def shown(value: Any) -> str:
     return text if len(text) <= 80 else f"{text[:77]}..."
 
 
-def as_array(value: Any, what: str) -> np.ndarray:
-    """``value`` as a NumPy array of bool, integers or floats (``value`` itself if it is one)."""
+def as_array(value: Any, what: str, convert: Callable[[Any], Any] = np.asarray) -> np.ndarray:
+    """``value`` as a NumPy array of bool, integers or floats (``value`` itself if it is one);
+    ``convert`` makes the array (``Backend.asarray``: a device array for a value on the device)."""
     try:
-        array = np.asarray(value)
+        array = convert(value)
     except (TypeError, ValueError) as exc:  # a ragged sequence, or an object NumPy refuses
         raise ConfigError(
             f"{what} must be a numeric array (bool, int or float), got {shown(value)}, which is not an "
             "array (are its rows of different lengths?)"
         ) from exc
     if array.dtype.kind not in "biuf":
-        got = f"dtype {array.dtype}" if isinstance(value, np.ndarray) else f"{shown(value)}, of dtype {array.dtype}"
+        got = f"dtype {array.dtype}" if isinstance(value, np.ndarray) or array is value else f"{shown(value)}, of dtype {array.dtype}"
         raise ConfigError(
             f"{what} must be a numeric array (bool, int or float), got {got}{_HINTS.get(array.dtype.kind, '')}"
         )
     return array
 
 
-def checked_array(value: Any, what: str, dtype: Any = np.float64, ndim: int | None = None) -> np.ndarray:
+def checked_array(
+    value: Any, what: str, dtype: Any = np.float64, ndim: int | None = None, convert: Callable[[Any], Any] = np.asarray
+) -> np.ndarray:
     """``value`` (``ndim`` dimensions, if given) as a new array of ``dtype``, where every element
-    must be a valid value: 0 or 1 for bool, finite after the cast for floats."""
-    array = as_array(value, what)
+    must be a valid value: 0 or 1 for bool, finite after the cast for floats (``convert``: see
+    ``as_array``)."""
+    array = as_array(value, what, convert)
     dtype = np.dtype(dtype)
     if ndim is not None and array.ndim != ndim:
         raise ConfigError(f"{what} must have {ndim} dimension(s), got shape {array.shape}")

@@ -92,7 +92,9 @@ class Simulation:
         """Simulate ``steps`` time steps of every sample of the batch; return the recordings.
 
         ``inputs`` maps each input population to an array of shape (batch, n) (the same values
-        every step) or (steps, batch, n); ``steps`` may be omitted when an input gives it.
+        every step) or (steps, batch, n); ``steps`` may be omitted when an input gives it. On the
+        cupy backend an array on the GPU (CuPy; PyTorch, JAX... through ``__cuda_array_interface__``
+        or DLPack) is read there, without a copy to the host.
         ``sample_ids`` (default ``0 .. batch-1``) are the samples' ids in the data set: they key
         the samples' random numbers, so a sample gives the same result in any batch.
         ``learning`` lets shared learned state change (weights, adaptive thresholds).
@@ -148,30 +150,33 @@ class Simulation:
         self._batch_size = batch_size
         self._step = 0
 
-    def state(self, owner: str, variable: str) -> np.ndarray:
+    def state(self, owner: str, variable: str, *, device: bool = False) -> np.ndarray:
         """A copy of a state variable of a population or a projection's synapses.
 
         Per-sample variables have shape (batch, n), shared ones (n,); ``"output"`` is a
-        population's output of the last step.
+        population's output of the last step. ``device=True`` (cupy backend only) gives a copy
+        on the GPU, a CuPy array, instead of a NumPy one.
         """
-        return self._engine.read(self._state_key(owner, variable))
+        return self._read(self._state_key(owner, variable), device)
 
     def set_state(self, owner: str, variable: str, value: Any) -> None:
         """Overwrite a state variable with ``value`` (broadcast to its shape): finite numbers as the
-        simulation dtype holds them, or, for a spiking population's ``output``, 0/1 or bools."""
+        simulation dtype holds them, or, for a spiking population's ``output``, 0/1 or bools. On
+        the cupy backend an array on the GPU is checked and copied there (see ``run``)."""
         key = self._state_key(owner, variable)
-        what = f"set_state value of {owner}.{variable}"
-        self._engine.write(key, self._checked_array(value, self._engine.read(key), what))
+        self._engine.write(key, self._checked_array(value, key, f"set_state value of {owner}.{variable}"))
 
-    def weights(self, projection: str) -> np.ndarray:
-        """A copy of a projection's weights (dense (n_source, n_target), sparse (nnz,), one-to-one (n,))."""
-        return self._engine.read(self._weights_key(projection))
+    def weights(self, projection: str, *, device: bool = False) -> np.ndarray:
+        """A copy of a projection's weights (dense (n_source, n_target), sparse (nnz,), one-to-one
+        (n,)); ``device=True``: see ``state``."""
+        return self._read(self._weights_key(projection), device)
 
     def set_weights(self, projection: str, weights: Any) -> None:
         """Overwrite a projection's weights (same shape as ``weights(projection)``, or broadcast to
-        it): finite as the simulation dtype holds them, exactly what ``Dense`` and ``Sparse`` accept."""
+        it): finite as the simulation dtype holds them, exactly what ``Dense`` and ``Sparse`` accept
+        (on the GPU, as ``set_state``)."""
         key = self._weights_key(projection)
-        self._engine.write(key, self._checked_array(weights, self._engine.read(key), f"weights of {projection!r}"))
+        self._engine.write(key, self._checked_array(weights, key, f"weights of {projection!r}"))
 
     def normalize_weights(self, projection: str, total: float) -> None:
         """Scale each target neuron's incoming weights to sum to ``total`` (e.g. Diehl & Cook's
@@ -283,14 +288,21 @@ class Simulation:
             raise ConfigError(f"no projection named {shown(projection)}; projections: {names}")
         return WeightsKey(projection)
 
-    @staticmethod
-    def _checked_array(value: Any, current: np.ndarray, what: str) -> np.ndarray:
-        """``value`` as a new array of ``current``'s dtype and shape (broadcast), valid there."""
-        array = checked_array(value, what, current.dtype)
+    def _read(self, key: StateKey, device: Any) -> Any:
+        """A copy of the state array ``key``: NumPy's, or with ``device`` the backend's device array."""
+        if not isinstance(device, (bool, np.bool_)):
+            raise ConfigError(f"device must be True or False, got {shown(device)}")
+        return self._engine.device_read(key) if device else self._engine.read(key)
+
+    def _checked_array(self, value: Any, key: StateKey, what: str) -> np.ndarray:
+        """``value`` as a new array of the dtype and shape (broadcast) of the state array ``key``,
+        valid there: a NumPy array, or a device array where the backend keeps it (``Backend.asarray``)."""
+        shape, dtype = self._engine.layout(key)
+        array = checked_array(value, what, dtype, convert=self._engine.asarray)
         try:
-            return np.array(np.broadcast_to(array, current.shape))
+            return np.broadcast_to(array, shape).copy()
         except ValueError as exc:
-            raise ConfigError(f"{what}: cannot use a value of shape {array.shape} for shape {current.shape}") from exc
+            raise ConfigError(f"{what}: cannot use a value of shape {array.shape} for shape {shape}") from exc
 
     # -- checkpoints (pysnn.checkpoint) -------------------------------------------------------
 
@@ -351,7 +363,7 @@ class Simulation:
         missing = [name for name in expected if name not in inputs]
         if missing:
             raise ConfigError(f"inputs is missing {missing}; every input population needs an array")
-        return {name: as_array(value, f"inputs[{name!r}]") for name, value in inputs.items()}
+        return {name: as_array(value, f"inputs[{name!r}]", self._engine.asarray) for name, value in inputs.items()}
 
     def _check_steps(self, steps: Any, inputs: Mapping[str, np.ndarray]) -> int:
         timed = {name: array.shape[0] for name, array in inputs.items() if array.ndim == 3}
@@ -408,7 +420,7 @@ class Simulation:
                 f"{what} holds {cls.input_description} for the {pop.plugin.spec.label}; element {index} "
                 f"is {array[index].item()!r}, expected {expected}"
             )
-        return np.ascontiguousarray(cast)
+        return cast if cast.flags.c_contiguous else cast.copy()  # NumPy's, or a device array's own copy
 
     def _records(self, steps: int, batch: int, one_piece: bool) -> dict[Monitor, np.ndarray]:
         """Zeroed monitor buffers for a run; ``spike_events`` buffers hold one piece of it (the

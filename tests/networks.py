@@ -13,8 +13,22 @@ from pysnn import Dense, Network, OneToOne, Sparse, registry
 COMPILED_BACKENDS = tuple(
     name for name in registry.names("backend") if name != "numpy" and registry.load("backend", name).unavailable() is None
 )
-"""The backends besides the NumPy reference that can run here (numba-cuda: on a GPU, or on Numba's
-CUDA simulator, which tests/conftest.py selects unless told otherwise)."""
+"""The backends besides the NumPy reference that can run here (numba-cuda and cupy: on a GPU, or on
+Numba's CUDA simulator, which tests/conftest.py selects unless told otherwise, with NumPy standing
+in for CuPy). Hypothesis tests draw one of them per example (``compiled_backends``); on the
+simulator, a test parametrized over them runs one of numba-cuda and cupy (tests/conftest.py)."""
+SAME_KERNELS = ("numba-cuda", "cupy")
+"""The GPU backends, which launch the same generated kernels (on the simulator, most of CI's time)."""
+
+
+def compiled_backends(numpy: bool = False) -> st.SearchStrategy[str]:
+    """One backend per example, the NumPy reference among them if ``numpy``: each CPU backend, or
+    the GPU backends together, as likely as another, so the two GPU backends share the examples
+    (and the simulator's time) that one had."""
+    gpu = [name for name in COMPILED_BACKENDS if name in SAME_KERNELS]
+    groups = [st.just(name) for name in (["numpy"] if numpy else []) + [b for b in COMPILED_BACKENDS if b not in gpu]]
+    return st.one_of(*groups, *([st.sampled_from(gpu)] if gpu else []))
+
 
 NEURON_MODELS = ("lif", "adaptive_lif", "if_subtractive", "izhikevich", "qif", "lif_cond", "adex")
 ENCODERS = ("poisson", "bernoulli", "current", "spikes")

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import find, given, settings, target
 from hypothesis import strategies as st
 
-from networks import COMPILED_BACKENDS, assert_identical, cases, snapshot
+from networks import assert_identical, cases, compiled_backends, snapshot
 
 
 def neuron_spikes(result) -> int:
@@ -18,7 +18,7 @@ def neuron_spikes(result) -> int:
     dtype=st.sampled_from(["float32", "float64"]),
     batch=st.integers(1, 4),
     learning=st.booleans(),
-    backend=st.sampled_from(COMPILED_BACKENDS),
+    backend=compiled_backends(),
 )
 def test_compiled_backend_equals_numpy(case, dtype, batch, learning, backend):
     samples = list(range(batch))

@@ -82,7 +82,7 @@ def test_bad_sparse():
 @pytest.mark.parametrize(
     "compile_kwargs, message",
     [
-        ({"backend": "cuda-magic"}, "no backend plugin named 'cuda-magic'.*installed backend plugins: numba-cpu, numba-cuda, numpy"),
+        ({"backend": "cuda-magic"}, "no backend plugin named 'cuda-magic'.*installed backend plugins: cupy, numba-cpu, numba-cuda, numpy"),
         ({"dtype": "float16"}, "dtype must be 'float32' or 'float64', got 'float16'"),
         ({"seed": -1}, "seed must be an integer in \\[0, 2\\*\\*64\\), got -1"),
         ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),

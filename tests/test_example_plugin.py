@@ -3,6 +3,7 @@ command) is discovered through its entry point and runs, identically, on every b
 run here."""
 
 import numpy as np
+import pytest
 
 from pysnn import Dense, Network, registry
 
@@ -15,7 +16,8 @@ def test_qif_is_discovered_from_its_own_distribution():
     assert registry.load("neuron", "qif").cls.__module__ == "pysnn_qif"
 
 
-def test_qif_runs_identically_on_every_backend():
+@pytest.mark.parametrize("backend", COMPILED_BACKENDS)
+def test_qif_runs_identically_on_every_backend(backend):
     rng = np.random.default_rng(1)
     net = Network(dt=0.5)
     net.add_input("x", 20, encoder="poisson")
@@ -26,6 +28,5 @@ def test_qif_runs_identically_on_every_backend():
     rates = {"x": rng.uniform(10, 60, (3, 20))}
     reference = net.compile(backend="numpy").run(150, rates)
     assert reference.spike_counts("y").sum() > 0
-    for backend in COMPILED_BACKENDS:
-        out = net.compile(backend=backend).run(150, rates)
-        assert out.state("y", "v").tobytes() == reference.state("y", "v").tobytes(), backend
+    out = net.compile(backend=backend).run(150, rates)
+    assert out.state("y", "v").tobytes() == reference.state("y", "v").tobytes()

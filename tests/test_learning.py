@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import pysnn
 from pysnn import ConfigError, Dense, Learning, Network, PluginError, Sparse, Trace
 
-from networks import COMPILED_BACKENDS, assert_identical, snapshot
+from networks import assert_identical, compiled_backends, snapshot
 
 BACKENDS = ["numpy", "numba-cpu"]
 REDUCTIONS = {
@@ -213,7 +213,7 @@ def learning_cases(draw):
     return net, kwargs
 
 
-@given(case=learning_cases(), dtype=st.sampled_from(["float32", "float64"]), backend=st.sampled_from(COMPILED_BACKENDS))
+@given(case=learning_cases(), dtype=st.sampled_from(["float32", "float64"]), backend=compiled_backends())
 def test_compiled_backend_equals_numpy_while_learning(case, dtype, backend):
     net, kwargs = case
     snapshots = []

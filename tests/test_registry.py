@@ -73,7 +73,7 @@ def third_party(tmp_path, monkeypatch):
 def test_builtin_plugins_are_registered_through_entry_points():
     assert {"lif", "adaptive_lif", "if_subtractive", "izhikevich", "lif_cond", "adex"} <= set(registry.names("neuron"))
     assert registry.names("synapse") == ["delta", "exp_conductance", "exponential"]
-    assert registry.names("backend") == ["numba-cpu", "numba-cuda", "numpy"]
+    assert registry.names("backend") == ["cupy", "numba-cpu", "numba-cuda", "numpy"]
     lif = next(e for e in registry.entries("neuron") if e.name == "lif")
     assert lif.package == "pysnn-minibatch" and lif.value == "pysnn_models.lif:LIF"
 

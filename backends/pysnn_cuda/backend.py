@@ -67,7 +67,7 @@ class NumbaCUDABackend(Backend):
         return cuda_support.unavailable()
 
     def __init__(self, plan: Plan) -> None:
-        self._cuda = cuda_support.require_gpu(self.name)
+        self._cuda = cuda_support.require_gpu(self.name, self.unavailable())
         if not cuda_support.simulated():
             from pysnn import kernel_math_jit
 
@@ -80,20 +80,42 @@ class NumbaCUDABackend(Backend):
     # -- the state, in device memory ------------------------------------------------------------------
 
     def read(self, key: StateKey) -> np.ndarray:
-        return self._state[key].copy_to_host()
+        return self._to_host(self._state[key])
 
     def write(self, key: StateKey, value: np.ndarray) -> None:
-        self._state[key] = self._cuda.to_device(np.ascontiguousarray(value))
+        self._state[key] = self._to_device(value)
 
     def working_copy(self, added: Mapping[StateKey, np.ndarray]) -> dict[StateKey, object]:
         work = {key: self._copy(array) for key, array in self._state.items()}
-        work.update({key: self._cuda.to_device(np.ascontiguousarray(array)) for key, array in added.items()})
+        work.update({key: self._to_device(array) for key, array in added.items()})
         return work
 
+    # -- where device memory comes from: numba-cuda's device arrays here (the cupy backend
+    # overrides these to keep every array in CuPy's memory pool), and the stream of launches
+
+    def _to_device(self, value):
+        """A host array as a new (C-contiguous) device array; anything else (a scalar) as it is."""
+        return self._cuda.to_device(np.ascontiguousarray(value)) if isinstance(value, np.ndarray) else value
+
+    def _to_host(self, array, out: np.ndarray | None = None) -> np.ndarray:
+        """A device array copied to the host (into ``out`` if given)."""
+        return array.copy_to_host(out)
+
     def _copy(self, array):
+        """A new device array holding a copy of ``array``."""
         copy = self._cuda.device_array_like(array)
         copy.copy_to_device(array)
         return copy
+
+    def _empty(self, shape: tuple[int, ...], dtype: np.dtype):
+        return self._cuda.device_array(shape, dtype)
+
+    def _zeros(self, shape: tuple[int, ...], dtype: np.dtype):
+        return self._cuda.to_device(np.zeros(shape, dtype))
+
+    def _stream(self):
+        """The stream kernels are launched on: 0, the default stream."""
+        return 0
 
     @classmethod
     def check_kernel(cls, kernel: Kernel, bound: FunctionType, dtype: np.dtype, label: str) -> None:
@@ -150,20 +172,20 @@ class NumbaCUDABackend(Backend):
                             else d
                             for s, d in zip(specs, device)
                         ]
-                    kernel[blocks, threads](*device)
+                    kernel[blocks, threads, self._stream()](*device)
                     cuda.synchronize()
                 for spec, array in zip(specs, device):
                     if isinstance(spec.ref, Record):
-                        array.copy_to_host(args.records[self.plan.monitors[spec.ref.monitor]])
+                        self._to_host(array, args.records[self.plan.monitors[spec.ref.monitor]])
                     elif isinstance(spec.ref, NonFinite):
-                        nonfinite = array.copy_to_host()
+                        nonfinite = self._to_host(array)
         except Exception as exc:
             cause = exc.__cause__ or exc.__context__ or exc
             raise PluginError(
                 f"a kernel raised {type(cause).__name__}: {cause} in compiled code; the run was discarded"
             ) from exc
         if nonfinite is not None:
-            report_nonfinite(self.plan, nonfinite, lambda key: state[key].copy_to_host(), args)
+            report_nonfinite(self.plan, nonfinite, lambda key: self._to_host(state[key]), args)
 
     def _argument(self, spec: Arg, state: dict[StateKey, object], args: RunArgs, grid_threads: int):
         """The value of a kernel argument for this run: the device state as it is, a work
@@ -179,17 +201,12 @@ class NumbaCUDABackend(Backend):
             return self._constants[spec]
         return self._to_device(resolve(ref, self.plan, state, args))
 
-    def _to_device(self, value):
-        return self._cuda.to_device(value) if isinstance(value, np.ndarray) else value
-
     def _scratch(self, ref: Scratch, batch: int, grid_threads: int):
         """A device work array for ``ref``, sized for this run."""
         sizes = {"batch": batch, "threads": grid_threads}
         shape = tuple(sizes[d] if isinstance(d, str) else self._size(d) for d in ref.dims)
         dtype = self.plan.dtype if ref.dtype == "real" else np.dtype(ref.dtype)
-        if ref.zeroed:
-            return self._cuda.to_device(np.zeros(shape, dtype))
-        return self._cuda.device_array(shape, dtype)
+        return self._zeros(shape, dtype) if ref.zeroed else self._empty(shape, dtype)
 
     def _size(self, dim: tuple[str, int]) -> int:
         kind, index = dim

@@ -42,7 +42,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -271,40 +271,57 @@ def simulate(
     backend: str | None = None,
     dtype: str = "float32",
     progress: Callable[[int], None] | None = None,
+    client: Any = None,
 ) -> Readout:
     """Present each row of ``features`` for max(steps) steps, in batches of ``batch_size``, and read
     the output layer at every T in ``steps``. ``progress`` is called with the number of samples
-    each finished batch adds."""
+    each finished batch adds. ``client`` (a ``distributed.Client``): the batches run as Dask tasks
+    (``pysnn.distributed.map_batches``), with the same results bit for bit; ``seconds`` then sum
+    the tasks' times, each worker's first load of the compiled code included."""
     steps = _check_steps(steps)
     features = np.asarray(features)
     if features.ndim != 2 or features.shape[1] != converted.n_inputs or len(features) == 0:
         raise ConfigError(f"features must have shape (n >= 1, {converted.n_inputs}), got {features.shape}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-    sim = converted.network.compile(backend=backend, dtype=dtype)
-    features = np.ascontiguousarray(features, dtype=sim.dtype)
-    n, n_out = len(features), converted.layers[-1][0].shape[1]
-    counts = np.zeros((len(steps), n, n_out), np.int32)
-    potentials = np.zeros((len(steps), n, n_out), sim.dtype)
-    seconds = np.zeros(len(steps))
-    sim.run(1, converted.inputs(features[:batch_size]))  # compile outside the timed runs
-    for start in range(0, n, batch_size):
-        chunk = features[start : start + batch_size]
-        ids = np.arange(start, start + len(chunk))
-        inputs = converted.inputs(chunk)
-        begin = time.perf_counter()
-        sim.reset()
-        total, previous = 0, 0
-        for i, t in enumerate(steps):
-            out = sim.run(t - previous, inputs, sample_ids=ids)
-            total = total + out.spike_counts(OUTPUT)
-            counts[i, ids] = total
-            potentials[i, ids] = sim.state(OUTPUT, "v")
-            seconds[i] += time.perf_counter() - begin
-            previous = t
-        if progress is not None:
-            progress(len(chunk))
-    return Readout(steps, counts, potentials, seconds)
+    ids = np.arange(len(features))
+    if client is not None:
+        from pysnn.distributed import Model, map_batches
+
+        model = Model.of(converted.network, backend, dtype)
+        inputs = converted.inputs(np.ascontiguousarray(features, dtype=np.dtype(dtype)))
+        parts = map_batches(client, model, read_batch, inputs, ids, batch_size, (steps,), progress)
+    else:
+        sim = converted.network.compile(backend=backend, dtype=dtype)
+        features = np.ascontiguousarray(features, dtype=sim.dtype)
+        sim.run(1, converted.inputs(features[:batch_size]))  # compile outside the timed runs
+        parts = []
+        for start in range(0, len(features), batch_size):
+            chunk = ids[start : start + batch_size]
+            parts.append(read_batch(sim, converted.inputs(features[chunk]), chunk, steps))
+            if progress is not None:
+                progress(len(chunk))
+    counts, potentials, seconds = zip(*parts)
+    return Readout(steps, np.concatenate(counts, axis=1), np.concatenate(potentials, axis=1), np.sum(seconds, axis=0))
+
+
+def read_batch(
+    sim: Any, inputs: dict[str, np.ndarray], ids: np.ndarray, steps: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One batch of ``simulate``, from a reset: the output layer's spike counts and potentials
+    after each T in ``steps`` ((len(steps), batch, n_out)) and the seconds from the reset to each T."""
+    begin = time.perf_counter()
+    sim.reset()
+    counts, potentials, seconds = [], [], []
+    total, previous = 0, 0
+    for t in steps:
+        out = sim.run(t - previous, inputs, sample_ids=ids)
+        total = total + out.spike_counts(OUTPUT)
+        counts.append(total)
+        potentials.append(sim.state(OUTPUT, "v"))
+        seconds.append(time.perf_counter() - begin)
+        previous = t
+    return np.stack(counts), np.stack(potentials), np.array(seconds)
 
 
 @dataclass(frozen=True)
@@ -339,12 +356,13 @@ def evaluate(
     dtype: str = "float32",
     progress: Callable[[int], None] | None = None,
     readout: str = DEFAULT_READOUT,
+    client: Any = None,
 ) -> list[Evaluation]:
     """Accuracy (by ``readout``, one of ``READOUTS``) and wall-clock at every T in ``steps``,
-    from one simulation (see ``simulate``)."""
+    from one simulation (see ``simulate``; ``client``: on a Dask cluster)."""
     features, labels = _check_data(features, labels)
     _check_readout(readout)
-    result = simulate(converted, features, steps, batch_size, backend, dtype, progress)
+    result = simulate(converted, features, steps, batch_size, backend, dtype, progress, client)
     correct = result.predictions(readout) == labels[None, :]
     return [
         Evaluation(t, int(batch_size), len(labels), float(ok.mean()), float(s), backend_name(backend), readout)
@@ -436,10 +454,12 @@ def run_conversion(
     quiet: bool = False,
     report: Callable[[Evaluation], None] | None = None,
     readout: str = DEFAULT_READOUT,
+    client: Any = None,
 ) -> ConversionReport:
     """The paper's experiment 2 on MNIST, for the CLI: ``mnist_setup``, then ``evaluate`` (by
     ``readout``) at every T in ``steps`` for each batch size. Unless ``quiet``, says what it
-    does and shows a progress bar (images/s) on stderr; ``report`` sees each result as it comes."""
+    does and shows a progress bar (images/s) on stderr; ``report`` sees each result as it comes.
+    ``client`` (a ``distributed.Client``): the simulations run as Dask tasks (``simulate``)."""
     batch_sizes = _positive_ints(batch_sizes, "batch_sizes")
     steps = _check_steps(steps)
     _check_readout(readout)
@@ -449,7 +469,8 @@ def run_conversion(
     evaluations = []
     for batch_size in batch_sizes:
         bar = progress_bar(len(x), f"batch {batch_size}", "img", quiet)
-        rows = evaluate(setup.converted, x, y, steps, batch_size, backend, dtype, None if bar is None else bar.update, readout)
+        update = None if bar is None else bar.update
+        rows = evaluate(setup.converted, x, y, steps, batch_size, backend, dtype, update, readout, client)
         if bar is not None:
             bar.close()
         for row in rows:

@@ -270,25 +270,42 @@ class Trainer:
         )
 
     def evaluate(
-        self, images: np.ndarray, labels: np.ndarray, batch_size: int | None = None, quiet: bool = False
+        self, images: np.ndarray, labels: np.ndarray, batch_size: int | None = None, quiet: bool = False, client: Any = None
     ) -> Evaluation:
         """Both readouts' accuracy on ``images`` (uint8 (N, 28, 28)) and ``labels``, presented for
         ``time`` steps in batches of ``batch_size`` (default the training's) with learning off
-        (weights and thresholds frozen) and the current assignments."""
+        (weights and thresholds frozen) and the current assignments. ``client`` (a
+        ``distributed.Client``): the batches run as Dask tasks (``pysnn.distributed.run_sharded``)
+        with this trainer's weights and thresholds, with the same spike counts bit for bit."""
         images, labels = _check_data(images, labels, self.network.populations[INPUT].n)
         batch_size = self.batch_size if batch_size is None else positive_int(batch_size, "batch_size")
         bar = progress_bar(len(images), f"test, batch {batch_size}", "img", quiet)
-        counts = np.zeros((len(images), self.n_neurons), dtype=np.int32)
         begin = clock.perf_counter()
-        for start in range(0, len(images), batch_size):
-            ids = np.arange(start, min(start + batch_size, len(images)))
-            counts[ids] = self._present(images[ids], TEST_ID_OFFSET + ids, learning=False)
-            if bar is not None:
-                bar.update(len(ids))
+        if client is not None:
+            counts = self._sharded_counts(images, batch_size, client, None if bar is None else bar.update)
+        else:
+            counts = np.zeros((len(images), self.n_neurons), dtype=np.int32)
+            for start in range(0, len(images), batch_size):
+                ids = np.arange(start, min(start + batch_size, len(images)))
+                counts[ids] = self._present(images[ids], TEST_ID_OFFSET + ids, learning=False)
+                if bar is not None:
+                    bar.update(len(ids))
         seconds = clock.perf_counter() - begin
         if bar is not None:
             bar.close()
         return Evaluation(self._accuracy(counts, labels), len(images), seconds)
+
+    def _sharded_counts(self, images: np.ndarray, batch_size: int, client: Any, progress: Any) -> np.ndarray:
+        """``evaluate``'s spike counts of ``Y`` from Dask tasks."""
+        from pysnn.distributed import run_sharded
+
+        out = run_sharded(
+            self.network, {INPUT: input_rates(images, self.intensity)}, self.time, batch_size=batch_size, client=client,
+            backend=self.sim.backend, seed=self.seed, sample_ids=TEST_ID_OFFSET + np.arange(len(images)),
+            weights={PROJECTION: self.sim.weights(PROJECTION)}, state={(OUTPUT, "theta"): self.sim.state(OUTPUT, "theta")},
+            progress=progress,
+        )
+        return out.spike_counts(OUTPUT)
 
     def spike_events(self, images: np.ndarray) -> tuple[SpikeEvents, SpikeEvents]:
         """The spikes of ``X`` and ``Y`` while ``images`` (uint8 (N, 28, 28)) are presented as
