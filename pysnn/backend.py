@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FunctionType
 from typing import Any, Iterable, Mapping
 
@@ -52,6 +52,11 @@ class RunArgs:
     """Per-sample reward for learning rules: (batch,) or (steps, batch), dtype; None if unused."""
     deferred: bool = False
     """True: shared state stays fixed during the run and takes the summed changes at its end."""
+    first: int = 0
+    """Steps of the run before this piece of it (``pysnn.run_chunks``): 0 for a whole run."""
+    held: dict = field(default_factory=dict)
+    """Work arrays that a backend keeps across the pieces of one run (``lowering.HeldAccumulator``),
+    shared by every piece of it."""
 
 
 class Backend(ABC):

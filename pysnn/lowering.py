@@ -140,7 +140,8 @@ def before_update(plan: Plan, pop: PopulationPlan) -> tuple[ProjectionPlan, ...]
 def constant_input(plan: Plan, proj: ProjectionPlan, timed_inputs: frozenset[str], weights_learn: bool) -> bool:
     """True if ``proj`` sums the same input at every step of a run from step ``proj.delay`` on
     (before it, a delay-1 projection reads the previous run's last output), so that a run may
-    compute it at its steps ``t <= proj.delay`` only: its source is an input population whose
+    compute it at its steps ``t <= proj.delay`` only, into an accumulator held across the run's
+    pieces (``HeldAccumulator``, ``PieceStart``): its source is an input population whose
     encoder draws no random numbers, given the same values every step (not in
     ``timed_inputs``), and its weights stay fixed during the run (``weights_learn``: the run's
     learned weights change every step; then ``proj`` must not learn)."""
@@ -271,6 +272,20 @@ class FirstStep:
 
 
 @dataclass(frozen=True)
+class PieceStart:
+    """The run's step (from 0) at which this piece of it starts (int64; ``RunArgs.first``)."""
+
+
+@dataclass(frozen=True)
+class HeldAccumulator:
+    """A projection's summed input per sample and target, (batch, n_target) in the dtype, kept
+    across the pieces of a run: where the input is constant (``constant_input``), the pieces
+    after the first reuse what the first computed (``RunArgs.held``)."""
+
+    projection: int
+
+
+@dataclass(frozen=True)
 class SampleIds:
     """Each sample's id, (batch,) uint64."""
 
@@ -379,7 +394,7 @@ class NonFinite:
 
 
 RunValue = Union[
-    StepCount, FirstStep, SampleIds, TimeStep, Reward, StateRef, PluginValue,
+    StepCount, FirstStep, PieceStart, HeldAccumulator, SampleIds, TimeStep, Reward, StateRef, PluginValue,
     LearningConstant, TraceDecay, Connectivity, InputData, Stream, Record, NonFinite,
 ]
 
@@ -392,6 +407,10 @@ def resolve(ref: RunValue, plan: Plan, state: Mapping[StateKey, np.ndarray], arg
             return np.int64(args.steps)
         case FirstStep():
             return np.int64(args.step0)
+        case PieceStart():
+            return np.int64(args.first)
+        case HeldAccumulator():
+            return args.held.setdefault(ref, np.empty(held_shape(ref, plan, args), plan.dtype))
         case SampleIds():
             return args.sample_ids
         case TimeStep():
@@ -418,6 +437,11 @@ def resolve(ref: RunValue, plan: Plan, state: Mapping[StateKey, np.ndarray], arg
         case NonFinite():
             return np.full(args.sample_ids.size + 2, -1, np.int64)
     raise TypeError(f"not a run value: {ref!r}")
+
+
+def held_shape(ref: HeldAccumulator, plan: Plan, args: RunArgs) -> tuple[int, int]:
+    """(batch, n_target): the shape of a ``HeldAccumulator`` in the run ``args``."""
+    return (args.sample_ids.size, plan.populations[plan.projections[ref.projection].target].n)
 
 
 def plugin_of(owner: PluginOwner, plan: Plan) -> BoundPlugin:

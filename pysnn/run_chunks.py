@@ -153,6 +153,7 @@ def piece(args: RunArgs, start: int, steps: int) -> RunArgs:
         args,
         steps=steps,
         step0=args.step0 + start,
+        first=args.first + start,
         inputs={name: data[start:stop] if data.ndim == 3 else data for name, data in args.inputs.items()},
         records={monitor: records(monitor, buffer) for monitor, buffer in args.records.items()},
         reward=reward[start:stop] if reward is not None and reward.ndim == 2 else reward,

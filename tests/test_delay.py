@@ -1,6 +1,6 @@
 """Zero-delay projections (``Network.connect(delay=0)``) and the constant-input cache: a projection
 from a deterministic input given the same values every step is propagated at a run's steps
-t <= delay only (``lowering.constant_input``). The shared properties (tests/networks.py draws
+t <= delay only, into an accumulator held across the run's pieces (``lowering.constant_input``). The shared properties (tests/networks.py draws
 delays) compare every backend with NumPy; these tests pin the semantics down by hand."""
 
 import numpy as np
@@ -75,7 +75,7 @@ def constant_network() -> Network:
 
 @pytest.mark.parametrize("backend", COMPILED_BACKENDS)
 def test_constant_inputs_propagated_once_equal_the_same_values_given_every_step(backend, monkeypatch):
-    """Runs with constant inputs (propagated at steps t <= delay of each piece) equal runs with
+    """Runs with constant inputs (propagated at the run's steps t <= delay) equal runs with
     the same values given per step (propagated every step) and NumPy, bit for bit: across runs
     whose inputs and weights change, and across pieces of one step each."""
     monkeypatch.setattr(run_chunks, "PIECE_SECONDS", 1e-9)  # pieces of 8 steps, then of 1
@@ -93,8 +93,29 @@ def test_constant_inputs_propagated_once_equal_the_same_values_given_every_step(
         results[engine, timed], sims[engine, timed] = snapshots, sim
     assert results["numpy", True][-1]["record o.spike_counts"][0].sum() > 0  # the drive reaches o
     source = sims[backend, False]._engine.source  # the cache is in the code of runs with constant inputs only
-    assert source(frozenset()).count("if t <= 0:") == 1 and source(frozenset()).count("if t <= 1:") == 1
-    assert "if t <=" not in source(frozenset({"c", "s"}))
+    assert source(frozenset()).count("piece_start + t <= 0:") == 1 and source(frozenset()).count("piece_start + t <= 1:") == 1
+    assert "piece_start" not in source(frozenset({"c", "s"}))
     for cached, every_step, reference in zip(*results.values()):
         assert_identical(cached, every_step)
         assert_identical(cached, reference)
+
+
+@pytest.mark.parametrize("backend", COMPILED_BACKENDS)
+def test_a_constant_input_is_propagated_once_per_run_not_per_piece(backend, monkeypatch):
+    """Every piece of a run gets the same held accumulators (``RunArgs.held``), which the first
+    piece filled, and its start in the run (``RunArgs.first``), so later pieces skip the product."""
+    monkeypatch.setattr(run_chunks, "PIECE_SECONDS", 1e-9)  # pieces of 8 steps, then of 1
+    sim = constant_network().compile(backend=backend)
+    seen = []
+    original = type(sim._engine).run
+
+    def spy(self, state, args):
+        original(self, state, args)
+        seen.append((args.first, {ref: id(array) for ref, array in args.held.items()}))
+
+    monkeypatch.setattr(type(sim._engine), "run", spy)
+    rng = np.random.default_rng(4)
+    sim.run(11, {"c": rng.uniform(-0.5, 1.0, (3, 5)), "s": rng.random((3, 4)) < 0.5})
+    assert [first for first, _ in seen] == [0, 8, 9, 10]
+    held = [buffers for _, buffers in seen]
+    assert len(held[0]) == 2 and all(buffers == held[0] for buffers in held)  # c->h (delay 0), s->h (delay 1)

@@ -20,12 +20,14 @@ from pysnn.kernel_check import check_kernel
 from pysnn.kernel_source import bind_kernel, import_generated
 from pysnn.lowering import (
     Connectivity,
+    HeldAccumulator,
     LearningConstant,
     NonFinite,
     PluginValue,
     Record,
     StateRef,
     TraceDecay,
+    held_shape,
     report_nonfinite,
     resolve,
 )
@@ -193,6 +195,8 @@ class NumbaCUDABackend(Backend):
         ref = spec.ref
         if isinstance(ref, Scratch):
             return self._scratch(ref, args.sample_ids.size, grid_threads)
+        if isinstance(ref, HeldAccumulator):  # a device array for all the run's pieces
+            return args.held.setdefault(ref, self._empty(held_shape(ref, self.plan, args), self.plan.dtype))
         if isinstance(ref, StateRef):
             return state[ref.key]
         if isinstance(ref, CONSTANTS):

@@ -118,7 +118,8 @@ class _Generator(RunGenerator):
         return self.arg(name, Scratch(dims, dtype, zeroed))
 
     def accumulator(self, proj: ProjectionPlan) -> str:
-        return f"{self.scratch(f'k{proj.index}_acc', ('batch', ('neurons', proj.target)))}[b, j]"
+        array = self.held(proj) or self.scratch(f"k{proj.index}_acc", ("batch", ("neurons", proj.target)))
+        return f"{array}[b, j]"
 
     def run_decorator(self) -> str:
         return "@cuda.jit(cache=True)"

@@ -84,7 +84,8 @@ class _Generator(RunGenerator):
         with code.block("for b in numba.prange(batch):"):
             code.line("sid = sample_ids[b]")
             for proj in self.plan.projections:
-                code.line(f"k{proj.index}_acc = np.empty({self.size(proj.target)}, REAL)")
+                held = self.held(proj)
+                code.line(f"k{proj.index}_acc = " + (f"{held}[b]" if held else f"np.empty({self.size(proj.target)}, REAL)"))
             for i in self.listed:
                 code.line(f"p{i}_spk = np.empty({self.size(i)}, np.int64)")
                 self.list_spikes(code, self.plan.populations[i])
@@ -104,7 +105,8 @@ class _Generator(RunGenerator):
         code = Code(depth=1)
         code.line("batch = sample_ids.shape[0]")
         for proj in self.plan.projections:
-            code.line(f"k{proj.index}_acc_all = np.empty((batch, {self.size(proj.target)}), REAL)")
+            held = self.held(proj)
+            code.line(f"k{proj.index}_acc_all = " + (held or f"np.empty((batch, {self.size(proj.target)}), REAL)"))
         for pop in self.plan.populations:
             for var in pop.reductions:
                 code.line(f"p{pop.index}_d_{var} = np.empty((batch, {self.size(pop.index)}), REAL)")

@@ -24,11 +24,13 @@ from pysnn.kernel_source import bind_kernel, runtime_digest
 from pysnn.lowering import (
     Connectivity,
     FirstStep,
+    HeldAccumulator,
     Indexing,
     InputData,
     NeuronModelOf,
     NonFinite,
     OwnState,
+    PieceStart,
     PluginOwner,
     PluginValue,
     Record,
@@ -227,12 +229,21 @@ class RunGenerator(ABC):
         """Around the code that sums ``proj``'s input into its accumulator at sample ``b``'s step
         ``t``: where that input is the same at every step (``lowering.constant_input``; a
         ``coupled`` run that is not deferred changes learned weights every step), only at the
-        run's steps ``t <= delay``, after which the accumulator keeps it."""
+        run's steps up to ``delay`` (the piece's start plus ``t``), after which the accumulator,
+        held across the run's pieces (``held``), keeps it."""
         if constant_input(self.plan, proj, self.timed_inputs, coupled and not self.deferred):
-            with code.block(f"if t <= {proj.delay}:"):
+            with code.block(f"if {self.arg('piece_start', PieceStart())} + t <= {proj.delay}:"):
                 yield
         else:
             yield
+
+    def held(self, proj: ProjectionPlan) -> str | None:
+        """The argument that holds ``proj``'s accumulator across a run's pieces, where its input
+        may be constant (``lowering.constant_input`` in runs whose weights stay fixed; where a
+        learning run's weights change, ``propagation`` recomputes it every step there), else None."""
+        if not constant_input(self.plan, proj, self.timed_inputs, False):
+            return None
+        return self.arg(f"k{proj.index}_held", HeldAccumulator(proj.index))
 
     # -- one neuron's step ------------------------------------------------------------------------
 
