@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 
 from pysnn import registry
 from pysnn.backend import BACKEND_ENV, DEFAULT_BACKEND, backend_name
+from pysnn.errors import PySNNError
 from pysnn.progress import progress_bar
 
 
@@ -244,7 +245,6 @@ def sweep(args: argparse.Namespace) -> int:
 
     from pysnn.distributed import grid_points, sweep as run_sweep
     from pysnn.distributed.points import EXPERIMENTS, conversion_point, full_point
-    from pysnn.errors import PySNNError
 
     func = EXPERIMENTS[args.experiment]
     try:
@@ -259,7 +259,7 @@ def sweep(args: argparse.Namespace) -> int:
             records = run_sweep(points, partial(func, **options), client, args.out, progress=None if bar is None else bar.update)
             if bar is not None:
                 bar.close()
-    except (PySNNError, OSError, json.JSONDecodeError) as error:
+    except (OSError, json.JSONDecodeError) as error:  # --points or --out unreadable
         print(f"error: {error}", file=sys.stderr)
         return 1
     for record in records:
@@ -357,28 +357,21 @@ def train(args: argparse.Namespace) -> int:
     the readouts (all activity, proportion weighting) are tested on --n-test test images with
     learning off. --checkpoint saves the training, --resume continues it, `pysnn evaluate` tests it."""
     from pysnn.datasets import load_mnist
-    from pysnn.errors import PySNNError
     from pysnn.experiments.diehl_cook import Trainer
 
     if args.resume and args.checkpoint is None:
         print("error: --resume needs --checkpoint FILE, the checkpoint to continue", file=sys.stderr)
         return 2
-    try:
-        images, labels = load_mnist("train", root=args.data)
-        if args.resume:
-            trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend)
-        else:
-            trainer = Trainer(
-                args.n_neurons, args.reduction, args.batch_size, args.time, args.intensity, args.seed, backend=args.backend
-            )
-        result = trainer.train(
-            images, labels, epochs=args.epochs, n_train=args.n_train, checkpoint=args.checkpoint,
-            checkpoint_every=args.checkpoint_every, quiet=args.quiet,
-        )
-        evaluation = _evaluate_on_test(trainer, args) if args.n_test else None
-    except PySNNError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    images, labels = load_mnist("train", root=args.data)
+    if args.resume:
+        trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend)
+    else:
+        trainer = Trainer(args.n_neurons, args.reduction, args.batch_size, args.time, args.intensity, args.seed, backend=args.backend)
+    result = trainer.train(
+        images, labels, epochs=args.epochs, n_train=args.n_train, checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every, quiet=args.quiet,
+    )
+    evaluation = _evaluate_on_test(trainer, args) if args.n_test else None
     print(
         f"Diehl & Cook, {trainer.n_neurons} neurons, reduction {trainer.reduction}, batch {trainer.batch_size}, "
         f"{trainer.sim.backend}: {result.images} images in {result.seconds:.1f} s ({result.images_per_second:,.0f} images/s)"
@@ -402,16 +395,11 @@ def evaluate(args: argparse.Namespace) -> int:
     batch size changes nothing but the speed) and prints the accuracy of both readouts with the
     neurons' labels from the training's last interval. With --dask or --scheduler the batches run
     as Dask tasks, with the same spike counts bit for bit."""
-    from pysnn.errors import PySNNError
     from pysnn.experiments.diehl_cook import Trainer
 
-    try:
-        trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend)
-        with _dask_client(args) as client:
-            evaluation = _evaluate_on_test(trainer, args, client)
-    except PySNNError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend)
+    with _dask_client(args) as client:
+        evaluation = _evaluate_on_test(trainer, args, client)
     row = _accuracy_row("test", evaluation.n_images, evaluation.seconds, evaluation.accuracy)
     print(f"test, {evaluation.n_images} images: {_accuracies(row)} ({evaluation.seconds:.1f} s, {trainer.sim.backend})")
     _write_results(args, [row], lambda path: _draw_evaluation(path, trainer, args))
@@ -566,13 +554,8 @@ def _add_sweep_command(commands: argparse._SubParsersAction) -> None:
 def data_fetch(args: argparse.Namespace) -> int:
     """Download the MNIST files missing from the data folder."""
     from pysnn.datasets import fetch_mnist
-    from pysnn.errors import ConfigError
 
-    try:
-        fetch_mnist(args.root, report=lambda path, status: print(f"{path}  {status}", flush=True))
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    fetch_mnist(args.root, report=lambda path, status: print(f"{path}  {status}", flush=True))
     return 0
 
 
@@ -660,7 +643,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         sub.set_defaults(func=func)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except PySNNError as error:  # a bad argument, file or setting: its message, without a traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -239,3 +239,5 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
     assert float(row["proportion_weighting"]) == rows[2]["proportion_weighting"]
     assert main(["train", "--resume", *data]) == 2
     assert "--resume needs --checkpoint" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing.npz"), *data]) == 1  # a pysnn error: its message, no traceback
+    assert capsys.readouterr().err == f"error: checkpoint {tmp_path / 'missing.npz'} does not exist\n"
