@@ -15,8 +15,7 @@ COMPILED_BACKENDS = tuple(
 )
 """The backends besides the NumPy reference that can run here (numba-cuda and cupy: on a GPU, or on
 Numba's CUDA simulator, which tests/conftest.py selects unless told otherwise, with NumPy standing
-in for CuPy). Hypothesis tests draw one of them per example (``compiled_backends``); on the
-simulator, a test parametrized over them runs one of numba-cuda and cupy (tests/conftest.py)."""
+in for CuPy). Hypothesis tests draw one of them per example (``compiled_backends``)."""
 SAME_KERNELS = ("numba-cuda", "cupy")
 """The GPU backends, which launch the same generated kernels (on the simulator, most of CI's time)."""
 
