@@ -11,7 +11,8 @@ each monitor's ``every``. A deferred learning run is one piece: its shared state
 run's summed changes at its very end.
 
 A ``spike_events`` monitor's buffer holds one piece (``event_buffer_steps``): after each piece
-its spikes become events (``pysnn.spike_events``) and the buffer is cleared for the next, so
+its spikes become events (``pysnn.spike_events``) and the next piece overwrites the buffer (a
+``spikes`` record is written whole, every step, sample and neuron, not accumulated), so
 pieces are capped to the steps it holds.
 
 While pieces run, Ctrl-C only raises a flag (``interrupt_flag``); at the next piece boundary
@@ -92,7 +93,6 @@ class RunPieces:
         for monitor, pieces in self._events.items():
             buffer = self.args.records[monitor][:steps]
             pieces.append(dense_events(buffer, self.done))
-            buffer[...] = False
         self.done += steps
         if self.report is not None:
             self.report(self.done, self.args.steps)

@@ -11,18 +11,23 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from pysnn.errors import ConfigError, shown
+from pysnn.experiments.diehl_cook import Trainer
 
 DEFAULT_WEIGHTS = Path.home() / ".cache" / "pysnn" / "conversion"
 """The conversion's folder of trained MLPs, as ``pysnn convert --weights``."""
 
 
+_TRAINER = {name: p.default for name, p in inspect.signature(Trainer).parameters.items()}
+"""The Diehl & Cook trainer's defaults, which a sweep point's take."""
+
+
 def diehl_cook_point(
-    n_neurons: int = 100,
-    reduction: str = "sum",
-    batch_size: int = 64,
-    time: int = 100,
-    intensity: float = 128.0,
-    seed: int = 0,
+    n_neurons: int = _TRAINER["n_neurons"],
+    reduction: str = _TRAINER["reduction"],
+    batch_size: int = _TRAINER["batch_size"],
+    time: int = _TRAINER["time"],
+    intensity: float = _TRAINER["intensity"],
+    seed: int = _TRAINER["seed"],
     n_train: int = 1000,
     n_test: int = 1000,
     *,
@@ -33,7 +38,6 @@ def diehl_cook_point(
     the first ``n_test`` test images; both readouts' accuracy (%), the seconds of each phase and of
     the whole point (loading the data and compiling included)."""
     from pysnn.datasets import load_mnist
-    from pysnn.experiments.diehl_cook import Trainer
 
     start = clock.perf_counter()
     trainer = Trainer(n_neurons, reduction, batch_size, time, intensity, seed, backend=backend)
