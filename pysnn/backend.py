@@ -23,6 +23,7 @@ import numpy as np
 
 from pysnn.compile_notice import compile_notice
 from pysnn.errors import ConfigError
+from pysnn.learning_terms import LearningTerms
 from pysnn.network import Monitor
 from pysnn.plan import Plan
 from pysnn.plugin import Kernel
@@ -57,6 +58,15 @@ class RunArgs:
     held: dict = field(default_factory=dict)
     """Work arrays that a backend keeps across the pieces of one run (``lowering.HeldAccumulator``),
     shared by every piece of it."""
+    terms: LearningTerms | None = None
+    """A deferred learning run that hands its reduced changes back (``Simulation.run_terms``):
+    the zeroed buffers to fill instead of applying them; shared state stays unchanged."""
+
+    @property
+    def fold_count(self) -> int:
+        """The count that a reduction's ``finish`` takes: the batch size, or the whole batch's
+        when the run is one part of it (``terms``)."""
+        return self.sample_ids.size if self.terms is None else self.terms.count
 
 
 class Backend(ABC):

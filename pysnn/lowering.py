@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Callable, Literal, Mapping, Union
 import numpy as np
 
 from pysnn.errors import NumericalError
+from pysnn.learning_terms import TermsKey
 from pysnn.plan import BoundPlugin, Plan, PopulationPlan, ProjectionPlan
 from pysnn.plugin import Reduction
 from pysnn.state_keys import NeuronKey, OutputKey, RuleKey, StateKey, SynapseKey, TraceKey, WeightsKey
@@ -385,6 +386,22 @@ class Record:
 
 
 @dataclass(frozen=True)
+class FoldCount:
+    """The count that reductions' ``finish`` takes (int64; ``RunArgs.fold_count``)."""
+
+
+@dataclass(frozen=True)
+class TermsBuffer:
+    """Where a deferred run that hands its terms back (``RunArgs.terms``) writes those of
+    ``key``: the sum over steps, or (``per_step``) each step's row; ``flat``: as one axis of
+    synapses (else a dense projection's (n_source, n_target))."""
+
+    key: TermsKey
+    per_step: bool
+    flat: bool
+
+
+@dataclass(frozen=True)
 class NonFinite:
     """Where a run stopped because checked state (``finite_checks``) became NaN or infinite:
     (batch + 2,) int64, the step of the run (from 0) at whose end sample ``b`` did (a run
@@ -395,7 +412,7 @@ class NonFinite:
 
 RunValue = Union[
     StepCount, FirstStep, PieceStart, HeldAccumulator, SampleIds, TimeStep, Reward, StateRef, PluginValue,
-    LearningConstant, TraceDecay, Connectivity, InputData, Stream, Record, NonFinite,
+    LearningConstant, TraceDecay, Connectivity, InputData, Stream, Record, FoldCount, TermsBuffer, NonFinite,
 ]
 
 
@@ -434,6 +451,11 @@ def resolve(ref: RunValue, plan: Plan, state: Mapping[StateKey, np.ndarray], arg
             return plan.populations[population].stream
         case Record(monitor):
             return args.records[plan.monitors[monitor]]
+        case FoldCount():
+            return np.int64(args.fold_count)
+        case TermsBuffer(key, per_step, flat):
+            array = args.terms.buffer(key)
+            return array.reshape((array.shape[0], -1) if per_step else (-1,)) if flat else array
         case NonFinite():
             return np.full(args.sample_ids.size + 2, -1, np.int64)
     raise TypeError(f"not a run value: {ref!r}")

@@ -224,6 +224,13 @@ class Reduction(Plugin):
     idempotent: 0 is folded once) or "ordered" (0 is folded at each such sample's position)."""
     quantile: ClassVar[float | None] = None
     """Set for order statistics (e.g. 0.5, median): then ``select`` replaces the fold."""
+    split: ClassVar[str | None] = None
+    """Whether the reduction of a batch follows from the reductions of its parts, so that a
+    deferred learning run can be split over processes (``Simulation.run_terms``): "add" (the
+    reduction is linear: the parts' results, each finished with the whole batch's ``count``, add
+    up to it; ``zero`` must be "identity"), "combine" (``combine`` merges the parts' results
+    exactly: associative, commutative and without rounding, with no ``finish``; ``zero`` must be
+    "idempotent"), or None (it cannot be split: the default)."""
 
     @staticmethod
     def finish(acc, count):
@@ -528,11 +535,32 @@ def _check_reduction(cls: type) -> None:
     if cls.quantile is not None:
         if isinstance(cls.quantile, bool) or not isinstance(cls.quantile, (int, float)) or not 0 <= cls.quantile <= 1:
             raise PluginError(f"quantile must be a number in [0, 1], got {cls.quantile!r}")
+        if cls.split is not None:
+            raise PluginError(f"an order statistic (quantile set) cannot be split over parts of a batch: set split = None, got {cls.split!r}")
         return
     if isinstance(cls.identity, bool) or not isinstance(cls.identity, (int, float)):
         raise PluginError(f"identity must be a number, got {cls.identity!r}")
     if cls.zero not in ("identity", "idempotent", "ordered"):
         raise PluginError(f'zero must be "identity", "idempotent" or "ordered", got {cls.zero!r}')
+    _check_split(cls)
+
+
+SPLIT_ZERO = {"add": "identity", "combine": "idempotent"}
+"""The ``zero`` that each way of splitting a reduction (``Reduction.split``) needs."""
+
+
+def _check_split(cls: type) -> None:
+    if cls.split is None:
+        return
+    if cls.split not in SPLIT_ZERO:
+        raise PluginError(f'split must be "add", "combine" or None, got {cls.split!r}')
+    if cls.zero != SPLIT_ZERO[cls.split]:
+        raise PluginError(
+            f'split = "{cls.split}" needs zero = "{SPLIT_ZERO[cls.split]}", got {cls.zero!r}: '
+            "set split = None if the parts of a batch cannot be combined"
+        )
+    if cls.split == "combine" and inspect.getattr_static(cls, "finish") is not inspect.getattr_static(Reduction, "finish"):
+        raise PluginError('split = "combine" merges the parts\' finished results with combine(): it needs no finish()')
 
 
 def _check_encoder(cls: type) -> None:

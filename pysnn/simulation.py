@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from pysnn import registry
+from pysnn import learning_terms, registry
 from pysnn.backend import Backend, RunArgs, backend_name
 from pysnn.errors import (
     ConfigError,
+    NumericalError,
     PluginError,
     allocating,
     as_array,
@@ -19,6 +20,8 @@ from pysnn.errors import (
     real_number,
     shown,
 )
+from pysnn.learning_terms import LearningTerms
+from pysnn.lowering import finite_checks
 from pysnn.network import Monitor, Network
 from pysnn.plan import PopulationPlan, build_plan
 from pysnn.results import RunResult
@@ -56,6 +59,8 @@ class Simulation:
         if not (isinstance(backend_class, type) and issubclass(backend_class, Backend)):
             raise PluginError(f"backend {self.backend!r} is {backend_class!r}, not a pysnn.backend.Backend subclass")
         self._engine = backend_class(self.plan)
+        self._reference: Backend | None = None
+        """The NumPy backend of the plan, made when ``apply_terms`` first needs it."""
         self._step = 0
         self._batch_size: int | None = None
         for key, array in self._shared_state().items():
@@ -111,6 +116,65 @@ class Simulation:
         ``RunInterrupted`` (a ``KeyboardInterrupt``): the completed steps are kept, their
         records in its ``result``. A deferred learning run stops only at its end.
         """
+        return self._run(steps, inputs, sample_ids, learning, reward, deferred, progress)[0]
+
+    def run_terms(
+        self,
+        steps: int | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        sample_ids: Any = None,
+        reward: Any = None,
+        count: int | None = None,
+        progress: bool | Callable[[int, int], None] | None = None,
+    ) -> tuple[RunResult, LearningTerms]:
+        """A deferred learning run (``run(..., learning=True, deferred=True)``) that hands back
+        its batch-reduced changes instead of applying them: shared state stays as it is.
+
+        The batch may be one part of a larger one, run by another process (data-parallel
+        learning, ``pysnn.distributed.ShardedLearning``): ``count`` is the whole batch's number
+        of samples (default: this batch's), which a mean divides by. ``apply_terms`` applies the
+        terms of all the parts, combined. Every reduction of the network must be one that can be
+        split (sum, mean, max, min: ``Reduction.split``); others raise ``ConfigError``. Returns
+        the run's recordings and its terms (``pysnn.learning_terms``).
+        """
+        count = None if count is None else positive_int(count, "count")
+        result, terms = self._run(steps, inputs, sample_ids, True, reward, True, progress, count or 0)
+        return result, terms
+
+    def apply_terms(self, terms: LearningTerms | Sequence[LearningTerms]) -> None:
+        """Apply the reduced changes of a deferred learning run handed back by ``run_terms``, or
+        those of the parts of one batch (a list, in sample order), combined: shared variables
+        and weights end as at the end of ``run(deferred=True)`` over the whole batch (exactly
+        for max and min, within round-off for sum and mean, whose parts' totals are added in
+        another order; see ``pysnn.learning_terms``). Per-sample state is not touched. Terms of
+        another network or not of one whole batch raise ``ConfigError``; if the new shared
+        state is not finite (where runs check it), ``NumericalError``: nothing changes."""
+        totals, steps = learning_terms.combine(self.plan, terms)
+        keys = [WeightsKey(p.name) for p in self.plan.projections if p.learning is not None]
+        keys += [NeuronKey(pop.name, var) for pop in self.plan.populations for var in pop.plugin.spec.shared_state]
+        state = {key: self._engine.read(key) for key in keys}
+        if self._reference is None:  # the NumPy backend, the reference semantics of a deferred run's end
+            self._reference = registry.load("backend", "numpy")(self.plan)
+        self._reference.apply_totals(state, totals, steps)
+        checks = [check for check in finite_checks(self.plan) if check.shared] if self.plan.check_finite else []
+        for check in checks:
+            bad = np.argwhere(~np.isfinite(state[check.key]))
+            if bad.size:
+                index = tuple(int(i) for i in bad[0])
+                raise NumericalError(
+                    f"{check} became NaN or infinite when the learning terms were applied, at {check.element(index)}; "
+                    "nothing was changed. Check the learning rates and the inputs of the runs that made the terms.",
+                    check.key.owner, check.key.variable, self._step, None, index,
+                )
+        for key, array in state.items():
+            self._engine.write(key, array)
+
+    def _run(
+        self, steps, inputs, sample_ids, learning, reward, deferred, progress, count: int | None = None
+    ) -> tuple[RunResult, LearningTerms | None]:
+        """``run``, or (``count`` given, 0 for this batch's) ``run_terms``, which also returns
+        the terms."""
         inputs = self._check_inputs(inputs)
         ids = _sample_ids(sample_ids)
         steps = self._check_steps(steps, inputs)
@@ -122,7 +186,12 @@ class Simulation:
                 raise ConfigError(f"{name} must be True or False, got {shown(flag)}")
         rewards = self._check_reward(reward, steps, batch, bool(learning))
         records = self._records(steps, batch, bool(learning and deferred))
-        args = RunArgs(steps, self._step, ids, bool(learning), prepared, records, rewards, bool(deferred))
+        terms = None
+        if count is not None:
+            if count and count < batch:
+                raise ConfigError(f"count must be at least this run's batch size {batch} (the whole batch's), got {count}")
+            terms = LearningTerms.zeros(self.plan, steps, count or batch, ids)
+        args = RunArgs(steps, self._step, ids, bool(learning), prepared, records, rewards, bool(deferred), terms=terms)
         added = {} if self._batch_size is not None else self._new_per_sample_state(batch, "inputs")
         with progress_report(progress, steps) as report, interrupt_flag() as pressed:
             pieces = RunPieces(args, period(self.plan.monitors), report, pressed)
@@ -132,7 +201,7 @@ class Simulation:
         result = RunResult(pieces.records(), pieces.done, ids)
         if pressed():
             raise RunInterrupted(result, steps)
-        return result
+        return result, terms
 
     def reset(self, batch_size: int | None = None) -> None:
         """Per-sample state back to its initial values and the step counter to 0.

@@ -26,6 +26,7 @@ from pysnn.lowering import (
     PluginValue,
     Record,
     StateRef,
+    TermsBuffer,
     TraceDecay,
     held_shape,
     report_nonfinite,
@@ -75,7 +76,7 @@ class NumbaCUDABackend(Backend):
 
             kernel_math_jit.register_cuda()
         super().__init__(plan)
-        self._compiled: dict[tuple[frozenset[str], int, bool], tuple[ModuleType, list[Arg]]] = {}
+        self._compiled: dict[tuple[frozenset[str], int, bool, bool], tuple[ModuleType, list[Arg]]] = {}
         self._constants: dict[Arg, object] = {}
         """Device copies of the plan's arrays (parameters, connectivity), made once."""
 
@@ -126,17 +127,22 @@ class NumbaCUDABackend(Backend):
         check_kernel(kernel, bound, dtype, label)
         bind_kernel(kernel.function, dtype, "cuda")
 
-    def source(self, timed_inputs: frozenset[str] = frozenset(), reward_ndim: int = 0, deferred: bool = False) -> str:
+    def source(
+        self, timed_inputs: frozenset[str] = frozenset(), reward_ndim: int = 0, deferred: bool = False, hands_back: bool = False
+    ) -> str:
         """The source of the run module for inputs given per step in ``timed_inputs`` (names)
         and a reward of ``reward_ndim`` dimensions (0: none or unused), for ``deferred``
-        learning runs or the others."""
-        return generate(self.plan, timed_inputs, reward_ndim, deferred).source
+        learning runs (``hands_back``: that hand their reduced changes back,
+        ``Simulation.run_terms``) or the others."""
+        return generate(self.plan, timed_inputs, reward_ndim, deferred, hands_back).source
 
-    def compiled(self, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool) -> tuple[ModuleType, list[Arg]]:
+    def compiled(
+        self, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool, hands_back: bool = False
+    ) -> tuple[ModuleType, list[Arg]]:
         """The generated module (memoised; see ``source``)."""
-        key = (timed_inputs, reward_ndim, deferred)
+        key = (timed_inputs, reward_ndim, deferred, hands_back)
         if key not in self._compiled:
-            generated = generate(self.plan, timed_inputs, reward_ndim, deferred)
+            generated = generate(self.plan, timed_inputs, reward_ndim, deferred, hands_back)
             module = import_generated(generated.source, "pysnn_cuda_run", "cuda")
             if os.environ.get(SHOW_CODE_ENV, "") not in ("", "0"):
                 print(f"pysnn: generated run module {module.__file__}", file=sys.stderr)
@@ -148,7 +154,7 @@ class NumbaCUDABackend(Backend):
         timed = frozenset(name for name, data in args.inputs.items() if data.ndim == 3)
         coupled = args.learning and self.plan.learns
         reward_ndim = 0 if args.reward is None else args.reward.ndim
-        module, specs = self.compiled(timed, reward_ndim, coupled and args.deferred)
+        module, specs = self.compiled(timed, reward_ndim, coupled and args.deferred, coupled and args.terms is not None)
         kernel = module.run_coupled if coupled else module.run_independent
         simulated = cuda_support.simulated()
         threads = SIMULATED_THREADS if simulated else THREADS
@@ -179,6 +185,8 @@ class NumbaCUDABackend(Backend):
                 for spec, array in zip(specs, device):
                     if isinstance(spec.ref, Record):
                         self._to_host(array, args.records[self.plan.monitors[spec.ref.monitor]])
+                    elif isinstance(spec.ref, TermsBuffer):
+                        self._to_host(array, resolve(spec.ref, self.plan, state, args))
                     elif isinstance(spec.ref, NonFinite):
                         nonfinite = self._to_host(array)
         except Exception as exc:

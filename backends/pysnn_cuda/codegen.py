@@ -33,6 +33,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Union
 
+from pysnn.learning_terms import TermsKey
 from pysnn.lowering import StateRef, before_update, fold_mode, step_start
 from pysnn.plan import Plan, PopulationPlan, ProjectionPlan
 from pysnn.state_keys import NeuronKey, WeightsKey
@@ -69,11 +70,14 @@ def sort_row(values, row, n):
 '''
 
 
-def generate(plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool = False) -> Generated:
+def generate(
+    plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool = False, hands_back: bool = False
+) -> Generated:
     """The run module of ``plan``; inputs named in ``timed_inputs`` are given per step, the
     reward (if a rule reads it) has ``reward_ndim`` dimensions. ``deferred``: the module is for
-    deferred learning runs (or the others) and holds the code of that kind of run only."""
-    return _Generator(plan, timed_inputs, reward_ndim, deferred).module()
+    deferred learning runs (or the others) and holds the code of that kind of run only;
+    ``hands_back``: for deferred runs that hand their reduced changes back (``RunArgs.terms``)."""
+    return _Generator(plan, timed_inputs, reward_ndim, deferred, hands_back).module()
 
 
 class _Generator(RunGenerator):
@@ -92,9 +96,10 @@ class _Generator(RunGenerator):
     )
     kernel_wrap = "cuda.jit(device=True)"
     device_decorator = "@cuda.jit(device=True)"
+    flat_terms = True
 
-    def __init__(self, plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool) -> None:
-        super().__init__(plan, timed_inputs, reward_ndim, deferred)
+    def __init__(self, plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool, hands_back: bool) -> None:
+        super().__init__(plan, timed_inputs, reward_ndim, deferred, hands_back)
         self.listed = sorted(
             {p.source for p in step_start(plan) if p.kind == "dense" and plan.populations[p.source].spiking}
         )
@@ -178,7 +183,7 @@ class _Generator(RunGenerator):
             code.line("grid.sync()")
             self.learning_phase(code)
             code.line("grid.sync()")
-        if self.deferred:
+        if self.deferred and not self.hands_back:
             with self.unless_stopped(code):
                 for pop in (p for p in self.plan.populations if p in shared_updates or p.reductions):
                     keys = [NeuronKey(pop.name, var) for var in pop.reductions]
@@ -187,7 +192,7 @@ class _Generator(RunGenerator):
                             with code.block("for _ in range(steps):"):
                                 self._update_shared_element(code, pop)
                         for var, key in zip(pop.reductions, keys):
-                            array, total = self.state_array(pop, var), self._total(pop, var)
+                            array, total = self.state_array(pop, var), self.work_total(f"p{pop.index}_total_{var}", key)
                             code.line(f"{array}[j] = {self.add(f'{array}[j]', f'{total}[j]')}", *self.check(key, f"{array}[j]"))
                 for learning in self.learning:
                     learning.finish_deferred(code)
@@ -325,8 +330,12 @@ class _Generator(RunGenerator):
         """The per-sample changes of a shared variable, (batch, n)."""
         return self.scratch(f"p{pop.index}_d_{var}", ("batch", ("neurons", pop.index)))
 
-    def _total(self, pop: PopulationPlan, var: str) -> str:
-        return self.scratch(f"p{pop.index}_total_{var}", (("neurons", pop.index),), zeroed=True)
+    def work_total(self, name: str, key: TermsKey) -> str:
+        if isinstance(key, NeuronKey):
+            dim = ("neurons", self.plan.population(key.owner).index)
+        else:
+            dim = ("synapses", next(p.index for p in self.plan.projections if p.name == key.projection))
+        return self.scratch(name, (dim,), zeroed=True)
 
     def reduce(self, code: Code, pop: PopulationPlan, var: str) -> None:
         """Reduce the batch's changes of a shared variable per neuron over the grid (fold in
@@ -339,10 +348,13 @@ class _Generator(RunGenerator):
                 self.quantile(code, f"{prefix}_select", reduction, [f"value_ = {changes}[b, j]"], "value")
             else:
                 self.fold_batch(code, prefix, reduction, f"{changes}[b, j]")
-            total = self._total(pop, var) if self.deferred else self.state_array(pop, var)
-            code.line(f"{total}[j] = {self.add(f'{total}[j]', 'value')}")
+            if self.deferred:
+                total = self.total(NeuronKey(pop.name, var), f"p{i}_total_{var}", reduction, "j")
+            else:
+                total = f"{self.state_array(pop, var)}[j]"
+            code.line(f"{total} = {self.add(total, 'value')}")
             for key in checked:
-                code.line(*self.check(key, f"{total}[j]"))
+                code.line(*self.check(key, total))
 
     def quantile(self, code: Code, name: str, reduction, per_sample: list[str], result: str) -> None:
         """``result`` takes ``reduction``'s quantile of the batch's values, which the statements

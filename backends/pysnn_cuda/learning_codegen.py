@@ -37,17 +37,11 @@ class LearningCode(CPULearningCode):
         count = self.g.scratch(f"l{self.k}_{line}_count", (("neurons", population),), "int32")
         return samples, count
 
-    def _total(self, term: str) -> str:
-        return self.g.scratch(f"l{self.k}_total_{term}", (("synapses", self.k),), zeroed=True)
-
     def allocate(self, code: Code) -> None:
         """Declare the work arrays (the backend allocates them; nothing to emit)."""
         for line in ("pre", "post"):
             if line in self.terms:
                 self._samples(line)
-        if self.g.deferred:
-            for term in self.terms:
-                self._total(term)
 
     def step(self, code: Code) -> None:
         """The two passes, with a grid-wide barrier between them (also between the reductions
@@ -62,8 +56,8 @@ class LearningCode(CPULearningCode):
                 self._fold(code, term)
             if self.g.deferred:
                 for term in self.terms:
-                    total = self._total(term)
-                    code.line(f"{total}[s] = {self.g.add(f'{total}[s]', f'{term}_value')}")
+                    total = self.total(term, "s")
+                    code.line(f"{total} = {self.g.add(total, f'{term}_value')}")
                 return
             touched = [f"{t}_hit" for t in ("pre", "post") if t in self.terms] + [f"{self.decay} != 0"]
             if "step" in self.terms:
@@ -147,7 +141,7 @@ class LearningCode(CPULearningCode):
     def _finish(self, code: Code, value: str) -> None:
         if finishes(self.reduction):
             finish = self.g.kernel(f"l{self.k}_finish", self.reduction, "finish")
-            code.line(f"{value} = {finish}({value}, REAL(batch))")
+            code.line(f"{value} = {finish}({value}, REAL({self.g.fold_count()}))")
 
     def finish_deferred(self, code: Code) -> None:
         """End of a deferred run: every synapse takes ``apply`` with the summed terms."""
@@ -155,5 +149,5 @@ class LearningCode(CPULearningCode):
             with code.block(f"for s in range(rank, {self.w}.size, ranks):"):
                 self._locate(code)
                 weight = f"{self.w}[{self.synapse}]"
-                terms = {t: f"{self._total(t)}[s]" for t in self.terms}
+                terms = {t: self.total(t, "s") for t in self.terms}
                 code.line(*self.store_weight(weight, self.new_weight(weight, terms, "steps")))

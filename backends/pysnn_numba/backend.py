@@ -47,7 +47,7 @@ class NumbaCPUBackend(Backend):
 
     def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
-        self._compiled: dict[tuple[frozenset[str], int, bool, bool], tuple[ModuleType, list[Arg]]] = {}
+        self._compiled: dict[tuple[frozenset[str], int, bool, bool, bool], tuple[ModuleType, list[Arg]]] = {}
         self._learned_synapses = sum(p.arrays["weights"].size for p in plan.projections if p.learning is not None)
 
     @classmethod
@@ -60,7 +60,8 @@ class NumbaCPUBackend(Backend):
         coupled = args.learning and self.plan.learns
         parallel = self.parallel(coupled, args.sample_ids.size)
         reward_ndim = 0 if args.reward is None else args.reward.ndim
-        module, arg_specs = self.compiled(timed, reward_ndim, parallel, deferred=coupled and args.deferred)
+        hands_back = coupled and args.terms is not None
+        module, arg_specs = self.compiled(timed, reward_ndim, parallel, coupled and args.deferred, hands_back)
         function = module.run_coupled if coupled else module.run_independent
         values = [resolve(spec.ref, self.plan, state, args) for spec in arg_specs]
         try:
@@ -90,22 +91,31 @@ class NumbaCPUBackend(Backend):
         return batch > 1
 
     def source(
-        self, timed_inputs: frozenset[str] = frozenset(), reward_ndim: int = 0, parallel: bool = True, deferred: bool = False
+        self,
+        timed_inputs: frozenset[str] = frozenset(),
+        reward_ndim: int = 0,
+        parallel: bool = True,
+        deferred: bool = False,
+        hands_back: bool = False,
     ) -> str:
         """The source of the run module for inputs given per step in ``timed_inputs`` (names)
         and a reward of ``reward_ndim`` dimensions (0: none or unused), in its ``parallel`` or
-        serial form, for ``deferred`` learning runs or the others."""
-        return generate(self.plan, timed_inputs, reward_ndim, parallel, deferred).source
+        serial form, for ``deferred`` learning runs (``hands_back``: that hand their reduced
+        changes back, ``Simulation.run_terms``) or the others."""
+        return generate(self.plan, timed_inputs, reward_ndim, parallel, deferred, hands_back).source
 
     def compiled(
-        self, timed_inputs: frozenset[str], reward_ndim: int = 0, parallel: bool = True, deferred: bool = False
+        self,
+        timed_inputs: frozenset[str],
+        reward_ndim: int = 0,
+        parallel: bool = True,
+        deferred: bool = False,
+        hands_back: bool = False,
     ) -> tuple[ModuleType, list[Arg]]:
-        """The generated module for inputs given per step in ``timed_inputs`` and a reward of
-        ``reward_ndim`` dimensions, in its ``parallel`` or serial form, for ``deferred``
-        learning runs or the others (memoised)."""
-        key = (timed_inputs, reward_ndim, parallel, deferred)
+        """The generated module of ``source`` (memoised)."""
+        key = (timed_inputs, reward_ndim, parallel, deferred, hands_back)
         if key not in self._compiled:
-            generated = generate(self.plan, timed_inputs, reward_ndim, parallel, deferred)
+            generated = generate(self.plan, timed_inputs, reward_ndim, parallel, deferred, hands_back)
             module = import_generated(generated.source, "pysnn_run", "numba")
             repair_damaged_in(module)
             if os.environ.get(SHOW_CODE_ENV, "") not in ("", "0"):

@@ -34,7 +34,12 @@ from pysnn_numba.run_generator import Generated, RunGenerator, literal, unpack
 
 
 def generate(
-    plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, parallel: bool = True, deferred: bool = False
+    plan: Plan,
+    timed_inputs: frozenset[str],
+    reward_ndim: int,
+    parallel: bool = True,
+    deferred: bool = False,
+    hands_back: bool = False,
 ) -> Generated:
     """The run module of ``plan``; inputs named in ``timed_inputs`` are given per step, the
     reward (if a rule reads it) has ``reward_ndim`` dimensions. ``parallel=False``: the same
@@ -42,8 +47,9 @@ def generate(
     that would use one thread anyway; they compile several times faster (see
     ``pysnn_numba.backend.NumbaCPUBackend.parallel``). ``deferred``: the module is for deferred
     learning runs (or the others) and holds the code of that kind of run only, which halves the
-    learning code Numba compiles."""
-    return _Generator(plan, timed_inputs, reward_ndim, parallel, deferred).module()
+    learning code Numba compiles; ``hands_back``: for deferred runs that hand their reduced
+    changes back (``RunArgs.terms``)."""
+    return _Generator(plan, timed_inputs, reward_ndim, parallel, deferred, hands_back).module()
 
 
 
@@ -61,8 +67,10 @@ class _Generator(RunGenerator):
     )
     kernel_wrap = "jitted"
     device_decorator = '@numba.njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)'
-    def __init__(self, plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, parallel: bool, deferred: bool) -> None:
-        super().__init__(plan, timed_inputs, reward_ndim, deferred)
+    def __init__(
+        self, plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, parallel: bool, deferred: bool, hands_back: bool
+    ) -> None:
+        super().__init__(plan, timed_inputs, reward_ndim, deferred, hands_back)
         self.parallel = parallel
         self.listed = sorted(
             {p.source for p in plan.projections if p.kind != "one_to_one" and plan.populations[p.source].spiking}
@@ -110,7 +118,7 @@ class _Generator(RunGenerator):
         for pop in self.plan.populations:
             for var in pop.reductions:
                 code.line(f"p{pop.index}_d_{var} = np.empty((batch, {self.size(pop.index)}), REAL)")
-                if self.deferred:
+                if self.deferred and not self.hands_back:
                     code.line(f"p{pop.index}_total_{var} = np.zeros({self.size(pop.index)}, REAL)")
         for learning in self.learning:
             learning.allocate(code)
@@ -144,7 +152,7 @@ class _Generator(RunGenerator):
                 with code.block("for b in range(batch):"), code.block(f"if {self.stops()}[b] == t:"):
                     code.line(self.record_stop("batch", "t"))
             self.learning_phase(code)
-        if self.deferred:
+        if self.deferred and not self.hands_back:
             with self.unless_stopped(code):
                 for pop in self.plan.populations:
                     if pop in shared_updates:
@@ -297,7 +305,7 @@ class _Generator(RunGenerator):
                 )
             else:
                 self.fold_batch(code, prefix, reduction, f"p{i}_d_{var}[b, j]")
-            total = f"p{i}_total_{var}" if self.deferred else prefix
-            code.line(f"{total}[j] = {total}[j] + value")
+            total = self.total(NeuronKey(pop.name, var), f"p{i}_total_{var}", reduction, "j") if self.deferred else f"{prefix}[j]"
+            code.line(f"{total} = {total} + value")
             for key in checked:
                 code.line(*self.check(key, f"{prefix}[j]"))

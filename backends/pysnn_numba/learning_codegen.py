@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
+from pysnn.learning_terms import TermKey
 from pysnn.lowering import Indexing, LearningConstant, RuleOf, StateRef, finishes, fold_mode
 from pysnn.plan import BoundPlugin, ProjectionPlan
 from pysnn.state_keys import RuleKey, StateKey, WeightsKey
@@ -135,7 +136,7 @@ class LearningCode(ABC):
         """Each slot takes ``finish`` of its fold, where the reduction defines it."""
         if finishes(self.reduction):
             finish = self.g.kernel(f"l{self.k}_finish", self.reduction, "finish")
-            loop.emit(code, f"{slot} = {finish}({slot}, REAL(batch))")
+            loop.emit(code, f"{slot} = {finish}({slot}, REAL({self.g.fold_count()}))")
 
     def _quantile(self, code: Code, loop: Loop, slot: str, per_sample: list[str]) -> None:
         """Each slot of ``loop`` takes the reduction's quantile of the B values that the
@@ -148,6 +149,10 @@ class LearningCode(ABC):
             with code.block("for b in range(batch):"):
                 code.line(*per_sample)
             code.line("values.sort()", f"{slot} = {select}(values[lo], values[hi])")
+
+    def total(self, term: str, index: str) -> str:
+        """The deferred total of ``term`` at synapse ``index`` (``RunGenerator.total``)."""
+        return self.g.total(TermKey(self.proj.name, term), f"l{self.k}_total_{term}", self.reduction, index)
 
     def identity(self) -> str:
         return f"REAL({literal(self.reduction.spec.cls.identity)})"
@@ -254,7 +259,7 @@ class DenseLearning(LearningCode):
         for term in self.terms:
             shape = f"({self.n_post}, {self.n_pre})" if term == "post" else rows
             code.line(f"l{k}_{term} = np.empty({shape}, REAL)")
-            if self.g.deferred:
+            if self.g.deferred and not self.g.hands_back:
                 code.line(f"l{k}_total_{term} = np.zeros({rows}, REAL)")
         if "post" in self.terms:
             code.line(
@@ -339,7 +344,7 @@ class DenseLearning(LearningCode):
         a synapse that ``touched`` says no event reached keeps its weight. (Deferred totals
         add 0 there: a total starts at +0 and so is never -0, and x + 0 == x bit for bit.)"""
         if self.g.deferred:
-            return [f"l{self.k}_total_{t}[ip, jq] += {t}_value" for t in self.terms]
+            return [f"{self.total(t, 'ip, jq')} += {t}_value" for t in self.terms]
         values = {t: f"{t}_value" for t in self.terms}
         if touched == "True":
             return self.store_weight(f"{self.w}[ip, jq]", self.new_weight(f"{self.w}[ip, jq]", values, None))
@@ -394,7 +399,7 @@ class SparseLearning(LearningCode):
         k = self.k
         for term in self.terms:
             code.line(f"l{k}_{term} = np.empty({self.w}.size, REAL)")
-            if self.g.deferred:
+            if self.g.deferred and not self.g.hands_back:
                 code.line(f"l{k}_total_{term} = np.zeros({self.w}.size, REAL)")
         code.line(f"l{k}_row_applied = np.zeros({self.n_pre}, np.bool_)")
         if "pre" in self.terms:
@@ -443,7 +448,7 @@ class SparseLearning(LearningCode):
     def _update(self, code: Code) -> None:
         """Apply the values of synapse ``syn`` (deferred: add them to the run's totals)."""
         if self.g.deferred:
-            code.line(*(f"l{self.k}_total_{t}[syn] += {t}_value" for t in self.terms))
+            code.line(*(f"{self.total(t, 'syn')} += {t}_value" for t in self.terms))
         else:
             weight = f"{self.w}[syn]"
             code.line(*self.store_weight(weight, self.new_weight(weight, {t: f"{t}_value" for t in self.terms}, None)))

@@ -33,6 +33,7 @@ from pysnn.lowering import (
     PieceStart,
     PluginOwner,
     PluginValue,
+    FoldCount,
     Record,
     Reward,
     RunValue,
@@ -42,6 +43,7 @@ from pysnn.lowering import (
     StepCount,
     Stream,
     SynapseOf,
+    TermsBuffer,
     TimeStep,
     TraceDecay,
     Value,
@@ -50,6 +52,7 @@ from pysnn.lowering import (
     finite_checks,
     kernel_args,
 )
+from pysnn.learning_terms import TermsKey, kept_per_step
 from pysnn.plan import BoundPlugin, Plan, PopulationPlan, ProjectionPlan
 from pysnn.state_keys import NeuronKey, OutputKey, StateKey, SynapseKey, TraceKey
 from pysnn_numba.emitter import Code
@@ -129,12 +132,20 @@ class RunGenerator(ABC):
     """What compiles a kernel for the generated code to call (``kernel_table``)."""
     device_decorator = ""
     """The decorator of the module's own helper functions (``bounded``...)."""
+    flat_terms = False
+    """Whether the code indexes a dense projection's deferred totals by synapse (else by row and
+    column)."""
 
-    def __init__(self, plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool) -> None:
+    def __init__(
+        self, plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool, hands_back: bool = False
+    ) -> None:
         self.plan = plan
         self.timed_inputs = timed_inputs
         self.reward_ndim = reward_ndim
-        self.deferred = deferred
+        self.deferred = deferred or hands_back
+        self.hands_back = hands_back
+        """A deferred run that hands its reduced changes back (``RunArgs.terms``): it fills them
+        in run arguments and applies nothing at its end."""
         self.args = [Arg("steps", StepCount()), Arg("step0", FirstStep()), Arg("sample_ids", SampleIds()), Arg("dt", TimeStep())]
         """The arguments of the generated functions, in order (``arg`` adds those the code reads)."""
         self.kernels: dict[str, FunctionType] = {}
@@ -199,7 +210,26 @@ class RunGenerator(ABC):
         with code.block("for b in range(batch):"):
             code.line(f"value = {combine}(value, {change})")
         if finishes(reduction):
-            code.line(f"value = {self.kernel(f'{prefix}_finish', reduction, 'finish')}(value, REAL(batch))")
+            code.line(f"value = {self.kernel(f'{prefix}_finish', reduction, 'finish')}(value, REAL({self.fold_count()}))")
+
+    def fold_count(self) -> str:
+        """The count that reductions' ``finish`` takes (the batch size, or the whole batch's when
+        a run is one part of it)."""
+        return self.arg("fold_count", FoldCount())
+
+    def total(self, key: TermsKey, name: str, reduction: BoundPlugin, index: str) -> str:
+        """The expression of ``key``'s deferred total at ``index``: the work array ``name``
+        (``work_total``), or, in a run that hands its terms back, the argument it fills, where
+        a reduction kept per step (``learning_terms.kept_per_step``) writes step ``t``'s row."""
+        if not self.hands_back:
+            return f"{self.work_total(name, key)}[{index}]"
+        per_step = kept_per_step(reduction)
+        array = self.arg(name, TermsBuffer(key, per_step, self.flat_terms))
+        return f"{array}[t, {index}]" if per_step else f"{array}[{index}]"
+
+    def work_total(self, name: str, key: TermsKey) -> str:
+        """The work array ``name`` of a deferred run's total of ``key`` (zeroed at the start)."""
+        return name
 
     def learning_phase(self, code: Code) -> None:
         """After the samples' step while learning: shared neuron variables take their reduced

@@ -43,6 +43,7 @@ from pysnn import builtin_kernels, rng
 from pysnn.backend import Backend, RunArgs
 from pysnn.errors import PluginError
 from pysnn.kernel_check import wrong_output_type
+from pysnn.learning_terms import LearningTerms, TermKey, TermsKey
 from pysnn.lowering import (
     Indexing,
     OwnState,
@@ -98,7 +99,9 @@ class NumpyBackend(Backend):
         dt = np.asarray(plan.dt, plan.dtype)
         batch = args.sample_ids.size
         every_step = args.learning and not args.deferred
-        totals: dict = {}
+        terms = None  # a deferred run's reduced changes: handed back (``args.terms``), or applied at its end
+        if args.learning and args.deferred:
+            terms = args.terms if args.terms is not None else LearningTerms.zeros(plan, args.steps, batch, args.sample_ids, False)
         checks = finite_checks(plan) if plan.check_finite else ()
         per_sample = [check.key for check in checks if not check.shared]
         shared = [check.key for check in checks if check.shared]
@@ -129,14 +132,14 @@ class NumpyBackend(Backend):
                         self._trace(pop, trace, state)
                 if args.learning:
                     reward = None if args.reward is None else (args.reward[t] if args.reward.ndim == 2 else args.reward)
-                    self._learn(state, changes, reward, dt, batch, totals if args.deferred else None)
+                    self._learn(state, changes, reward, dt, batch, args.fold_count, None if terms is None else (t, terms))
                 self._record(args, state, t)
                 if not _finite(state, per_sample + (shared if every_step else [])):
                     stops[batch] = t  # every sample stops at this step
                     break
             else:  # not stopped
-                if args.learning and args.deferred:
-                    self._apply_deferred(state, totals, dt, args.steps)
+                if terms is not None and args.terms is None:
+                    self.apply_totals(state, terms.totals, args.steps)
                     if not _finite(state, shared):
                         stops[batch + 1] = args.steps - 1
         report_nonfinite(plan, stops, state.__getitem__, args)
@@ -221,29 +224,29 @@ class NumpyBackend(Backend):
 
     # -- learning ---------------------------------------------------------------------------------
 
-    def _learn(self, state, changes, reward, dt, batch, totals: dict | None) -> None:
-        """Reduce this step's changes of shared state; apply them now, or add them to ``totals``."""
+    def _learn(self, state, changes, reward, dt, batch, count: int, deferred: tuple[int, LearningTerms] | None) -> None:
+        """Reduce this step's changes of shared state (``finish`` with ``count``); apply them
+        now, or (``deferred``: step ``t`` of a deferred run) hand them to its terms."""
         dtype = self.plan.dtype
         for pop in self.plan.populations:
             for var, reduction in pop.reductions.items():
-                reduced = reduce_batch(reduction, changes[pop.name][var])
+                reduced = reduce_batch(reduction, changes[pop.name][var], count)
                 key = NeuronKey(pop.name, var)
-                if totals is None:
+                if deferred is None:
                     state[key] = (state[key] + reduced).astype(dtype)
                 else:
-                    totals[key] = (totals.get(key, np.zeros_like(reduced)) + reduced).astype(dtype)
+                    deferred[1].take(key, deferred[0], reduced)
         for proj in self.plan.projections:
             if proj.learning is None:
                 continue
-            terms, touched = self._terms(proj, state, reward, dt, batch)
-            if totals is None:
+            terms, touched = self._terms(proj, state, reward, dt, batch, count)
+            if deferred is None:
                 self._apply(proj, state, terms, touched, dt)
             else:
                 for name, value in terms.items():
-                    key = ("terms", proj.name, name)
-                    totals[key] = (totals.get(key, np.zeros_like(value)) + value).astype(dtype)
+                    deferred[1].take(TermKey(proj.name, name), deferred[0], value)
 
-    def _terms(self, proj: ProjectionPlan, state, reward, dt, batch) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def _terms(self, proj: ProjectionPlan, state, reward, dt, batch, count) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The batch-reduced terms of a projection's rule (0 where no sample had the event), and
         the synapses that had an event in some sample."""
         rule, reduction = proj.learning.rule, proj.learning.reduction
@@ -262,11 +265,11 @@ class NumpyBackend(Backend):
         touched = np.zeros(synapses.size, bool)
         if "on_pre" in rule.kernels:
             events = [synapses.of_sources(np.flatnonzero(s_pre[b])) for b in range(batch)]
-            terms["pre"], hit = fold_events(reduction, events, event_term("on_pre"), synapses.size, self.plan.dtype)
+            terms["pre"], hit = fold_events(reduction, events, event_term("on_pre"), synapses.size, self.plan.dtype, count)
             touched |= hit
         if "on_post" in rule.kernels:
             events = [synapses.of_targets(np.flatnonzero(s_post[b])) for b in range(batch)]
-            terms["post"], hit = fold_events(reduction, events, event_term("on_post"), synapses.size, self.plan.dtype)
+            terms["post"], hit = fold_events(reduction, events, event_term("on_post"), synapses.size, self.plan.dtype, count)
             touched |= hit
         if "on_step" in rule.kernels:
             step_terms = np.empty((batch, synapses.size), self.plan.dtype)
@@ -276,7 +279,7 @@ class NumpyBackend(Backend):
                 for var, value in zip(rule.spec.state, results):
                     state[RuleKey(proj.name, var)][b] = np.broadcast_to(np.asarray(value).astype(self.plan.dtype), (synapses.size,))
                 step_terms[b] = np.broadcast_to(np.asarray(results[-1]).astype(self.plan.dtype), (synapses.size,))
-            terms["step"] = reduce_batch(reduction, step_terms)
+            terms["step"] = reduce_batch(reduction, step_terms, count)
             touched[:] = True
         return terms, touched
 
@@ -299,9 +302,11 @@ class NumpyBackend(Backend):
         updated[syn] = builtin_kernels.bound("clipped_weight", dtype)(new, learning.wmin, learning.wmax)
         state[key] = updated.reshape(state[key].shape)
 
-    def _apply_deferred(self, state, totals: dict, dt, steps: int) -> None:
-        """End of a deferred run: shared variables take ``update_shared`` once per step, then
+    def apply_totals(self, state: dict[StateKey, np.ndarray], totals: Mapping[TermsKey, np.ndarray], steps: int) -> None:
+        """End of a deferred run of ``steps`` steps (also of one whose terms were handed back,
+        ``Simulation.apply_terms``): shared variables take ``update_shared`` once per step, then
         their summed changes; weights take ``apply`` with the summed terms."""
+        dt = np.asarray(self.plan.dt, self.plan.dtype)
         for pop in self.plan.populations:
             if "update_shared" in pop.plugin.kernels:
                 for _ in range(steps):
@@ -311,7 +316,7 @@ class NumpyBackend(Backend):
                 state[key] = (state[key] + totals[key]).astype(self.plan.dtype)
         for proj in self.plan.projections:
             if proj.learning is not None:
-                terms = {name: totals["terms", proj.name, name] for name in proj.learning.terms}
+                terms = {name: totals[TermKey(proj.name, name)].reshape(-1) for name in proj.learning.terms}
                 touched = np.ones(state[WeightsKey(proj.name)].size, bool)
                 self._apply(proj, state, terms, touched, dt, repeat_decay=steps)
 
@@ -352,11 +357,11 @@ class _Synapses:
         return np.concatenate([col_syn[col_ptr[j] : col_ptr[j + 1]] for j in cols] or [np.zeros(0, int)])
 
 
-def fold_events(reduction: BoundPlugin, events: list[np.ndarray], term, size: int, dtype: np.dtype):
+def fold_events(reduction: BoundPlugin, events: list[np.ndarray], term, size: int, dtype: np.dtype, count: int):
     """Reduce per-sample event terms per synapse: ``events[b]`` are the synapses with an event in
     sample ``b`` and ``term(b, syn)`` their terms; samples without the event count as 0, entering
-    as ``lowering.fold_mode`` says. Returns the reduced values (0 where no sample had the event)
-    and the touched mask."""
+    as ``lowering.fold_mode`` says; ``finish`` takes ``count``. Returns the reduced values (0
+    where no sample had the event) and the touched mask."""
     batch = len(events)
     touched = np.zeros(size, bool)
     for syn in events:
@@ -366,7 +371,7 @@ def fold_events(reduction: BoundPlugin, events: list[np.ndarray], term, size: in
         table = np.zeros((batch, size), dtype)
         for b, syn in enumerate(events):
             table[b, syn] = term(b, syn)
-        return np.where(touched, reduce_batch(reduction, table), dtype.type(0)).astype(dtype), touched
+        return np.where(touched, reduce_batch(reduction, table, count), dtype.type(0)).astype(dtype), touched
     combine = reduction.kernels["combine"]
     zero = dtype.type(0)
     acc = np.full(size, reduction.spec.cls.identity, dtype)
@@ -384,13 +389,14 @@ def fold_events(reduction: BoundPlugin, events: list[np.ndarray], term, size: in
         acc[partial] = combine(acc[partial], zero)
     reduced = np.zeros(size, dtype)
     hit = np.flatnonzero(touched)
-    reduced[hit] = _finish(reduction, acc[hit], dtype.type(batch))
+    reduced[hit] = _finish(reduction, acc[hit], dtype.type(count))
     return reduced, touched
 
 
-def reduce_batch(reduction: BoundPlugin, changes: np.ndarray) -> np.ndarray:
-    """Reduce ``changes`` over the batch axis: fold ``combine`` in sample order then ``finish``,
-    or, for an order statistic, ``select`` of the sorted values around the quantile."""
+def reduce_batch(reduction: BoundPlugin, changes: np.ndarray, count: int) -> np.ndarray:
+    """Reduce ``changes`` over the batch axis: fold ``combine`` in sample order then ``finish``
+    (with ``count``), or, for an order statistic, ``select`` of the sorted values around the
+    quantile."""
     dtype = changes.dtype
     if fold_mode(reduction) == "quantile":
         ordered = np.sort(changes, axis=0)
@@ -400,7 +406,7 @@ def reduce_batch(reduction: BoundPlugin, changes: np.ndarray) -> np.ndarray:
     acc = np.full(changes.shape[1:], reduction.spec.cls.identity, dtype)
     for change in changes:
         acc = np.asarray(combine(acc, change), dtype)
-    return np.asarray(_finish(reduction, acc, np.asarray(changes.shape[0], dtype)), dtype)
+    return np.asarray(_finish(reduction, acc, np.asarray(count, dtype)), dtype)
 
 
 def _finish(reduction: BoundPlugin, acc: np.ndarray, count) -> np.ndarray:

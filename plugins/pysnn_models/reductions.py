@@ -16,6 +16,7 @@ class Sum(Reduction):
 
     identity = 0.0
     zero = "identity"
+    split = "add"
 
     @staticmethod
     def combine(acc, x):
@@ -35,6 +36,7 @@ class Max(Reduction):
 
     identity = -math.inf
     zero = "idempotent"
+    split = "combine"
 
     @staticmethod
     def combine(acc, x):
@@ -46,6 +48,7 @@ class Min(Reduction):
 
     identity = math.inf
     zero = "idempotent"
+    split = "combine"
 
     @staticmethod
     def combine(acc, x):
