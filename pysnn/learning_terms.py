@@ -88,7 +88,7 @@ def split_layout(plan: Plan) -> dict[TermsKey, Slot]:
                 else f"projection {key.projection!r}"
             )
             raise ConfigError(
-                f"run_terms: the reduction {slot.reduction.spec.label} of {where} cannot be split over parts of a "
+                f"run_terms: the {slot.reduction.spec.label} of {where} cannot be split over parts of a "
                 "batch (its result does not follow from the parts' results); use sum, mean, max or min, or learn "
                 "in one process with run(deferred=True)"
             )

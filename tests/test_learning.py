@@ -37,15 +37,15 @@ RULE_PARAMS = {
 RULES = list(RULE_PARAMS)
 
 
-def stdp_network(n_in, n_out, weights, learning, connectivity="dense", model="lif", params=None, one_spike=False):
-    """Spike-train inputs into ``n_out`` neurons (``one_spike``: at most one spike per step),
-    both with traces ``x`` (additive for the reward-modulated and triplet rules) and ``slow``
-    (additive, for the triplet rule)."""
+def stdp_network(n_in, n_out, weights, learning, connectivity="dense", model="lif", params=None, one_spike=False, reductions=None):
+    """Spike-train inputs into ``n_out`` neurons (``one_spike``: at most one spike per step;
+    ``reductions`` of their shared variables), both with traces ``x`` (additive for the
+    reward-modulated and triplet rules) and ``slow`` (additive, for the triplet rule)."""
     additive = learning.rule.startswith("mstdp") or learning.rule == "triplet"
     traces = {"x": Trace(20.0, additive=additive), "slow": Trace(100.0, additive=True)}
     net = Network()
     net.add_input("x", n_in, encoder="spikes", traces=traces)
-    net.add_population("y", n_out, model=model, params=params, traces=traces, one_spike=one_spike)
+    net.add_population("y", n_out, model=model, params=params, traces=traces, one_spike=one_spike, reductions=reductions)
     conn = Dense(weights) if connectivity == "dense" else Sparse.from_dense(weights, weights != 0)
     net.connect("x", "y", conn, learning=learning)
     net.monitor("x", "spikes", "x")

@@ -349,12 +349,12 @@ class _Generator(RunGenerator):
             else:
                 self.fold_batch(code, prefix, reduction, f"{changes}[b, j]")
             if self.deferred:
-                total = self.total(NeuronKey(pop.name, var), f"p{i}_total_{var}", reduction, "j")
+                code.line(self.add_to_total(NeuronKey(pop.name, var), f"p{i}_total_{var}", reduction, "j", "value"))
             else:
-                total = f"{self.state_array(pop, var)}[j]"
-            code.line(f"{total} = {self.add(total, 'value')}")
+                array = self.state_array(pop, var)
+                code.line(f"{array}[j] = {self.add(f'{array}[j]', 'value')}")
             for key in checked:
-                code.line(*self.check(key, total))
+                code.line(*self.check(key, f"{self.state_array(pop, var)}[j]"))
 
     def quantile(self, code: Code, name: str, reduction, per_sample: list[str], result: str) -> None:
         """``result`` takes ``reduction``'s quantile of the batch's values, which the statements

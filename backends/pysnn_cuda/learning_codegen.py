@@ -16,6 +16,7 @@ those of the Numba CPU generator; only the loops differ.
 
 from __future__ import annotations
 
+from pysnn.learning_terms import TermKey
 from pysnn.lowering import finishes
 from pysnn.plan import ProjectionPlan
 from pysnn.state_keys import WeightsKey
@@ -55,9 +56,7 @@ class LearningCode(CPULearningCode):
             for term in self.terms:
                 self._fold(code, term)
             if self.g.deferred:
-                for term in self.terms:
-                    total = self.total(term, "s")
-                    code.line(f"{total} = {self.g.add(total, f'{term}_value')}")
+                code.line(*(self.add_to_total(term, "s") for term in self.terms))
                 return
             touched = [f"{t}_hit" for t in ("pre", "post") if t in self.terms] + [f"{self.decay} != 0"]
             if "step" in self.terms:
@@ -149,5 +148,5 @@ class LearningCode(CPULearningCode):
             with code.block(f"for s in range(rank, {self.w}.size, ranks):"):
                 self._locate(code)
                 weight = f"{self.w}[{self.synapse}]"
-                terms = {t: self.total(t, "s") for t in self.terms}
+                terms = {t: f"{self.g.work_total(f'l{self.k}_total_{t}', TermKey(self.proj.name, t))}[s]" for t in self.terms}
                 code.line(*self.store_weight(weight, self.new_weight(weight, terms, "steps")))

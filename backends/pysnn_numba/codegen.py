@@ -305,7 +305,9 @@ class _Generator(RunGenerator):
                 )
             else:
                 self.fold_batch(code, prefix, reduction, f"p{i}_d_{var}[b, j]")
-            total = self.total(NeuronKey(pop.name, var), f"p{i}_total_{var}", reduction, "j") if self.deferred else f"{prefix}[j]"
-            code.line(f"{total} = {total} + value")
+            if self.deferred:
+                code.line(self.add_to_total(NeuronKey(pop.name, var), f"p{i}_total_{var}", reduction, "j", "value"))
+            else:
+                code.line(f"{prefix}[j] = {prefix}[j] + value")
             for key in checked:
                 code.line(*self.check(key, f"{prefix}[j]"))

@@ -150,9 +150,10 @@ class LearningCode(ABC):
                 code.line(*per_sample)
             code.line("values.sort()", f"{slot} = {select}(values[lo], values[hi])")
 
-    def total(self, term: str, index: str) -> str:
-        """The deferred total of ``term`` at synapse ``index`` (``RunGenerator.total``)."""
-        return self.g.total(TermKey(self.proj.name, term), f"l{self.k}_total_{term}", self.reduction, index)
+    def add_to_total(self, term: str, index: str) -> str:
+        """The statement that adds ``<term>_value`` to the deferred total of ``term`` at synapse
+        ``index`` (``RunGenerator.add_to_total``)."""
+        return self.g.add_to_total(TermKey(self.proj.name, term), f"l{self.k}_total_{term}", self.reduction, index, f"{term}_value")
 
     def identity(self) -> str:
         return f"REAL({literal(self.reduction.spec.cls.identity)})"
@@ -344,7 +345,7 @@ class DenseLearning(LearningCode):
         a synapse that ``touched`` says no event reached keeps its weight. (Deferred totals
         add 0 there: a total starts at +0 and so is never -0, and x + 0 == x bit for bit.)"""
         if self.g.deferred:
-            return [f"{self.total(t, 'ip, jq')} += {t}_value" for t in self.terms]
+            return [self.add_to_total(t, "ip, jq") for t in self.terms]
         values = {t: f"{t}_value" for t in self.terms}
         if touched == "True":
             return self.store_weight(f"{self.w}[ip, jq]", self.new_weight(f"{self.w}[ip, jq]", values, None))
@@ -448,7 +449,7 @@ class SparseLearning(LearningCode):
     def _update(self, code: Code) -> None:
         """Apply the values of synapse ``syn`` (deferred: add them to the run's totals)."""
         if self.g.deferred:
-            code.line(*(f"{self.total(t, 'syn')} += {t}_value" for t in self.terms))
+            code.line(*(self.add_to_total(t, "syn") for t in self.terms))
         else:
             weight = f"{self.w}[syn]"
             code.line(*self.store_weight(weight, self.new_weight(weight, {t: f"{t}_value" for t in self.terms}, None)))

@@ -217,15 +217,20 @@ class RunGenerator(ABC):
         a run is one part of it)."""
         return self.arg("fold_count", FoldCount())
 
-    def total(self, key: TermsKey, name: str, reduction: BoundPlugin, index: str) -> str:
-        """The expression of ``key``'s deferred total at ``index``: the work array ``name``
-        (``work_total``), or, in a run that hands its terms back, the argument it fills, where
-        a reduction kept per step (``learning_terms.kept_per_step``) writes step ``t``'s row."""
-        if not self.hands_back:
-            return f"{self.work_total(name, key)}[{index}]"
-        per_step = kept_per_step(reduction)
-        array = self.arg(name, TermsBuffer(key, per_step, self.flat_terms))
-        return f"{array}[t, {index}]" if per_step else f"{array}[{index}]"
+    def add_to_total(self, key: TermsKey, name: str, reduction: BoundPlugin, index: str, value: str) -> str:
+        """The statement that adds this step's reduced ``value`` to ``key``'s deferred total at
+        ``index``: in the work array ``name`` (``work_total``), or, in a run that hands its terms
+        back, in the argument it fills, where a reduction kept per step
+        (``learning_terms.kept_per_step``) stores it as step ``t``'s row instead, as it is
+        (-0.0 included)."""
+        if self.hands_back:
+            per_step = kept_per_step(reduction)
+            array = self.arg(name, TermsBuffer(key, per_step, self.flat_terms))
+            if per_step:
+                return f"{array}[t, {index}] = {value}"
+        else:
+            array = self.work_total(name, key)
+        return f"{array}[{index}] = {self.add(f'{array}[{index}]', value)}"
 
     def work_total(self, name: str, key: TermsKey) -> str:
         """The work array ``name`` of a deferred run's total of ``key`` (zeroed at the start)."""
