@@ -79,7 +79,7 @@ def split_layout(plan: Plan) -> dict[TermsKey, Slot]:
     batch (``ConfigError`` names the first that cannot)."""
     slots = layout(plan)
     if not slots:
-        raise ConfigError("run_terms: this network learns nothing (no learned projection or reduced shared variable)")
+        raise ConfigError("this network learns nothing (no learned projection or reduced shared variable): it has no learning terms")
     for key, slot in slots.items():
         if slot.reduction.spec.cls.split is None:
             where = (
@@ -88,11 +88,34 @@ def split_layout(plan: Plan) -> dict[TermsKey, Slot]:
                 else f"projection {key.projection!r}"
             )
             raise ConfigError(
-                f"run_terms: the {slot.reduction.spec.label} of {where} cannot be split over parts of a "
+                f"the {slot.reduction.spec.label} of {where} cannot be split over parts of a "
                 "batch (its result does not follow from the parts' results); use sum, mean, max or min, or learn "
                 "in one process with run(deferred=True)"
             )
     return slots
+
+
+@dataclass(frozen=True)
+class PackedRows:
+    """Per-step rows without their zeros, as a part ships them (``LearningTerms.packed``): the
+    positions in the flattened (steps, *shape) array of its non-zero values, and those values.
+    Mostly zeros (a step's events reach few synapses), they pack to a few percent of their size.
+    A zero's sign is dropped, which the combined result does not see: the steps' sum starts at
+    +0 and adding +0 or -0 to it gives the same bits."""
+
+    shape: tuple[int, ...]
+    index: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, rows: np.ndarray) -> PackedRows:
+        index = np.flatnonzero(rows)
+        return cls(rows.shape, index.astype(np.int32 if rows.size < 2**31 else np.int64), rows.reshape(-1)[index])
+
+    def dense(self) -> np.ndarray:
+        rows = np.zeros(self.shape, self.values.dtype)
+        rows.reshape(-1)[self.index] = self.values
+        return rows
 
 
 @dataclass
@@ -102,16 +125,17 @@ class LearningTerms:
     ``count`` is the number of samples of the whole batch they belong to (``finish`` divides by
     it: a mean over the whole batch), ``sample_ids`` the samples of this part of it. ``totals``
     holds, per reduced quantity that adds up (split "add"), the sum over the run's steps;
-    ``per_step`` the others' (split "combine") values of each step, (steps, *shape). Arrays have
-    the shape of their variable (a shared neuron variable's (n,), a rule term's that of its
-    weights) and the simulation's dtype. Plain data: it pickles, e.g. from a Dask worker.
+    ``per_step`` the others' (split "combine") values of each step, (steps, *shape), or
+    ``PackedRows`` of them (``packed``). Arrays have the shape of their variable (a shared neuron
+    variable's (n,), a rule term's that of its weights) and the simulation's dtype. Plain data:
+    it pickles, e.g. from a Dask worker.
     """
 
     steps: int
     count: int
     sample_ids: np.ndarray
     totals: dict[TermsKey, np.ndarray]
-    per_step: dict[TermsKey, np.ndarray]
+    per_step: dict[TermsKey, np.ndarray | PackedRows]
 
     @classmethod
     def zeros(cls, plan: Plan, steps: int, count: int, sample_ids: np.ndarray, split: bool = True) -> LearningTerms:
@@ -126,7 +150,12 @@ class LearningTerms:
                 totals[key] = np.zeros(slot.shape, plan.dtype)
         return cls(steps, count, sample_ids, totals, per_step)
 
-    def buffer(self, key: TermsKey) -> np.ndarray:
+    def packed(self) -> LearningTerms:
+        """These terms with the per-step rows packed (``PackedRows``), to ship them."""
+        per_step = {key: rows if isinstance(rows, PackedRows) else PackedRows.of(rows) for key, rows in self.per_step.items()}
+        return LearningTerms(self.steps, self.count, self.sample_ids, self.totals, per_step)
+
+    def buffer(self, key: TermsKey) -> np.ndarray | PackedRows:
         """The array that a run fills for ``key``."""
         return self.totals[key] if key in self.totals else self.per_step[key]
 
@@ -170,14 +199,18 @@ def combine(plan: Plan, parts: Sequence[LearningTerms]) -> tuple[dict[TermsKey, 
             summed[key] = total
             continue
         merge = slot.reduction.kernels["combine"]
-        rows = first.per_step[key]
+        rows = _dense(first.per_step[key])
         for part in parts[1:]:
-            rows = np.asarray(merge(rows, part.per_step[key]), dtype)
+            rows = np.asarray(merge(rows, _dense(part.per_step[key])), dtype)
         total = np.zeros(slot.shape, dtype)
         for row in rows:
             total = (total + row).astype(dtype)
         summed[key] = total
     return summed, first.steps
+
+
+def _dense(rows: np.ndarray | PackedRows) -> np.ndarray:
+    return rows.dense() if isinstance(rows, PackedRows) else rows
 
 
 def _check_part(plan: Plan, slots: dict[TermsKey, Slot], part: LearningTerms, n: int, first: LearningTerms) -> None:
@@ -192,7 +225,16 @@ def _check_part(plan: Plan, slots: dict[TermsKey, Slot], part: LearningTerms, n:
     for key, slot in slots.items():
         array = part.buffer(key)
         shape = (part.steps, *slot.shape) if slot.per_step else slot.shape
-        if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype != plan.dtype:
+        if isinstance(array, PackedRows) and slot.per_step:
+            size = int(np.prod(shape))
+            valid = (
+                tuple(array.shape) == shape and array.values.dtype == plan.dtype and array.index.dtype.kind == "i"
+                and array.index.shape == array.values.shape == (array.index.size,)
+                and (array.index.size == 0 or 0 <= array.index.min() <= array.index.max() < size)
+            )
+            if not valid:
+                raise ConfigError(f"apply_terms: part {n}'s packed terms of {key} do not fit a {plan.dtype.name} array of shape {shape}")
+        elif not isinstance(array, np.ndarray) or array.shape != shape or array.dtype != plan.dtype:
             raise ConfigError(
                 f"apply_terms: part {n}'s terms of {key} are {shown(array)}, not a {plan.dtype.name} array of shape {shape}"
             )

@@ -170,21 +170,42 @@ class Simulation:
         for key, array in state.items():
             self._engine.write(key, array)
 
-    def _run(
-        self, steps, inputs, sample_ids, learning, reward, deferred, progress, count: int | None = None
-    ) -> tuple[RunResult, LearningTerms | None]:
-        """``run``, or (``count`` given, 0 for this batch's) ``run_terms``, which also returns
-        the terms."""
+    def check_run(
+        self,
+        steps: int | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        sample_ids: Any = None,
+        learning: bool = True,
+        reward: Any = None,
+        deferred: bool = False,
+    ) -> int:
+        """Check the arguments of a run as ``run`` checks them after ``reset()`` (any batch size),
+        without running it, e.g. before the run is sent to other processes: raises the
+        ``ConfigError`` that ``run`` would raise; returns the number of steps."""
+        return self._checked(steps, inputs, sample_ids, learning, reward, deferred, None)[0]
+
+    def _checked(self, steps, inputs, sample_ids, learning, reward, deferred, held: int | None) -> tuple:
+        """A run's arguments, checked (``held``: the batch size the per-sample state holds, or
+        None): the steps, the inputs prepared for the backend, the sample ids, the reward."""
         inputs = self._check_inputs(inputs)
         ids = _sample_ids(sample_ids)
         steps = self._check_steps(steps, inputs)
-        batch = self._check_batch_size(inputs, ids)
+        batch = self._check_batch_size(inputs, ids, held)
         prepared = {name: self._prepare_input(self.plan.population(name), array) for name, array in inputs.items()}
         ids = np.arange(batch, dtype=np.uint64) if ids is None else ids
         for name, flag in (("learning", learning), ("deferred", deferred)):
             if not isinstance(flag, (bool, np.bool_)):
                 raise ConfigError(f"{name} must be True or False, got {shown(flag)}")
-        rewards = self._check_reward(reward, steps, batch, bool(learning))
+        return steps, prepared, ids, self._check_reward(reward, steps, batch, bool(learning))
+
+    def _run(
+        self, steps, inputs, sample_ids, learning, reward, deferred, progress, count: int | None = None
+    ) -> tuple[RunResult, LearningTerms | None]:
+        """``run``, or (``count`` given, 0 for this batch's) ``run_terms``, which also returns
+        the terms."""
+        steps, prepared, ids, rewards = self._checked(steps, inputs, sample_ids, learning, reward, deferred, self._batch_size)
+        batch = ids.size
         records = self._records(steps, batch, bool(learning and deferred))
         terms = None
         if count is not None:
@@ -451,7 +472,9 @@ class Simulation:
             )
         return steps
 
-    def _check_batch_size(self, inputs: Mapping[str, np.ndarray], ids: np.ndarray | None) -> int:
+    def _check_batch_size(self, inputs: Mapping[str, np.ndarray], ids: np.ndarray | None, held: int | None) -> int:
+        """The batch size of a run's ``inputs`` and ``ids``, which must be ``held`` (the per-sample
+        state's, or None: any)."""
         sizes = {name: array.shape[-2] for name, array in inputs.items() if array.ndim in (2, 3)}
         if ids is not None:
             sizes["sample_ids"] = ids.size
@@ -459,15 +482,15 @@ class Simulation:
             raise ConfigError(f"batch sizes disagree: {sizes}; every input and sample_ids need the same batch size")
         if sizes:
             batch = next(iter(sizes.values()))
-        elif self._batch_size is not None:
-            batch = self._batch_size
+        elif held is not None:
+            batch = held
         else:
             raise ConfigError("no batch size: the network has no inputs; pass sample_ids= or compile(batch_size=...)")
         if batch == 0:
             raise ConfigError(f"batch size is 0: the inputs and sample_ids hold no sample ({sizes}); give at least one")
-        if self._batch_size is not None and batch != self._batch_size:
+        if held is not None and batch != held:
             raise ConfigError(
-                f"the simulation holds state for batch size {self._batch_size}, the inputs have {batch}; "
+                f"the simulation holds state for batch size {held}, the inputs have {batch}; "
                 f"call reset() (or reset(batch_size={batch})) to start a new batch"
             )
         return batch

@@ -1,4 +1,4 @@
-"""Test configuration: Hypothesis profiles, and Numba's CUDA simulator.
+"""Test configuration: Hypothesis profiles, Numba's CUDA simulator, and the Dask tests' cluster.
 
 ``ci`` (the default) bounds the number of examples so the suite stays well inside CI's time;
 ``dev`` explores more: ``pytest --hypothesis-profile=dev``. Numba compiles on first use, so no
@@ -15,6 +15,7 @@ import os
 
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
+import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(
@@ -24,3 +25,16 @@ settings.register_profile(
     "dev", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session")
+def client():
+    """A Client of one LocalCluster (2 worker processes on 127.0.0.1) for every Dask test
+    (tests/test_distributed.py, tests/test_data_parallel.py): its workers start and load compiled
+    code once. They share PYSNN_CACHE_DIR with this process and import test modules by name (they
+    start with its sys.path)."""
+    pytest.importorskip("distributed")
+    from pysnn.distributed import cluster
+
+    with cluster(2, say=lambda message: None) as client:
+        yield client

@@ -1,9 +1,10 @@
 """Scale-out on Dask (pysnn.distributed): sharded runs gather bit-identical to one process, sweeps
 resume without redoing points, a killed worker costs a retry, a plugin's error comes back as itself.
 
-One LocalCluster (2 worker processes on 127.0.0.1) serves the module. Its workers import this
-module by name (they start with this process's sys.path) and share PYSNN_CACHE_DIR with it, so
-they load the compiled code the reference runs here wrote to disk.
+The session's LocalCluster (2 worker processes on 127.0.0.1: the ``client`` fixture of
+tests/conftest.py) serves the module. Its workers import this module by name (they start with this
+process's sys.path) and share PYSNN_CACHE_DIR with it, so they load the compiled code the reference
+runs here wrote to disk.
 """
 
 import csv
@@ -29,12 +30,6 @@ from pysnn.distributed import points as builtin_points
 from pysnn.experiments import conversion
 from pysnn.experiments.diehl_cook import Trainer
 from test_errors import Fragile
-
-
-@pytest.fixture(scope="module")
-def client():
-    with cluster(2, say=lambda message: None) as client:
-        yield client
 
 
 def small_network() -> Network:

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 import pysnn
 from pysnn import ConfigError, Learning, NumericalError, PluginError, registry
-from pysnn.learning_terms import LearningTerms, TermKey, combine, layout
+from pysnn.learning_terms import LearningTerms, PackedRows, TermKey, combine, layout
 from pysnn.state_keys import NeuronKey
 
-from networks import compiled_backends
+from networks import COMPILED_BACKENDS
 from test_learning import RULE_PARAMS, RULES, spike_trains, stdp_network
 
 SPLITTABLE = ("sum", "mean", "max", "min")
@@ -61,12 +61,14 @@ def shared_state(sim: pysnn.Simulation) -> dict[str, np.ndarray]:
     return state
 
 
-@given(case=split_cases(), dtype=st.sampled_from(["float32", "float64"]), backend=compiled_backends(numpy=True))
-def test_parts_combine_into_the_whole_batch(case, dtype, backend):
+@given(case=split_cases(), dtype=st.sampled_from(["float32", "float64"]))
+def test_parts_combine_into_the_whole_batch(case, dtype):
+    """Every rule and splittable reduction, on the reference (the compiled backends hand back the
+    same terms: ``test_compiled_backends_hand_back_the_references_terms``)."""
     net, kwargs, cuts, reduction = case
-    whole = net.compile(backend=backend, dtype=dtype)
+    whole = net.compile(backend="numpy", dtype=dtype)
     expected = whole.run(**kwargs, deferred=True)
-    sim = net.compile(backend=backend, dtype=dtype)
+    sim = net.compile(backend="numpy", dtype=dtype)
     batch = kwargs["sample_ids"].size
     parts, records = [], []
     for lo, hi in zip([0, *cuts], [*cuts, batch]):
@@ -74,17 +76,10 @@ def test_parts_combine_into_the_whole_batch(case, dtype, backend):
         result, terms = sim.run_terms(**part_of(kwargs, lo, hi), count=batch)
         parts.append(terms)
         records.append(dict(result.items()))
-    reference = net.compile(backend="numpy", dtype=dtype)
-    _, numpy_terms = reference.run_terms(**part_of(kwargs, 0, [*cuts, batch][0]), count=batch)
-    for key in layout(sim.plan):
-        assert parts[0].buffer(key).tobytes() == numpy_terms.buffer(key).tobytes(), key
     before = shared_state(sim)
-    sim.apply_terms(parts)
+    sim.apply_terms([part.packed() if n % 2 else part for n, part in enumerate(parts)])  # packed, as workers ship them
     for (pop, what), array in expected.items():  # the parts' recordings are the whole batch's
-        if what == "spike_counts":
-            gathered = np.concatenate([r[pop, what] for r in records], axis=0)
-        else:
-            gathered = np.concatenate([r[pop, what] for r in records], axis=1)
+        gathered = np.concatenate([r[pop, what] for r in records], axis=0 if what == "spike_counts" else 1)
         assert gathered.tobytes() == array.tobytes(), (pop, what)
     got, want = shared_state(sim), shared_state(whole)
     if reduction in ("max", "min") or not cuts:
@@ -103,6 +98,46 @@ def test_parts_combine_into_the_whole_batch(case, dtype, backend):
         ulp = eps * float(max(np.abs(before[name]).max(), np.abs(want[name]).max(), 1.0))
         bound = 3 * term_bound + (kwargs["steps"] + 4) * ulp
         assert np.abs(got[name].astype(float) - want[name]).max() <= bound, name
+
+
+def two_projections() -> pysnn.Network:
+    """Spike trains -> adaptive LIF (theta by max) through a dense projection learning by mean
+    (finished with the count) and a sparse one by max: totals and per-step rows, dense and
+    sparse, shared neuron state."""
+    rng = np.random.default_rng(4)
+    net = pysnn.Network()
+    net.add_input("x", 5, encoder="spikes", trace=pysnn.Trace(20.0))
+    net.add_population("y", 4, model="adaptive_lif", trace=pysnn.Trace(20.0), reductions={"theta": "max"})
+    net.connect("x", "y", pysnn.Dense(rng.uniform(0, 9, (5, 4))), learning=Learning("postpre", RULE_PARAMS["postpre"], "mean"))
+    mask = rng.random((5, 4)) < 0.7
+    sparse = pysnn.Sparse.from_dense(rng.uniform(0, 9, (5, 4)) * mask, mask)
+    net.connect("x", "y", sparse, name="sparse", learning=Learning("postpre", RULE_PARAMS["postpre"], "max"))
+    net.monitor("y", "spikes")
+    return net
+
+
+@pytest.mark.parametrize("backend", COMPILED_BACKENDS)
+def test_compiled_backends_hand_back_the_references_terms(backend):
+    """A part of a batch (finished with the whole batch's count), bit for bit as NumPy hands it
+    back; and one part applied gives ``run(deferred=True)`` bit for bit."""
+    trains = spike_trains(np.random.default_rng(8), 6, 3, 5, 0.5)
+    net = two_projections()
+    handed = []
+    for engine in ("numpy", backend):
+        sim = net.compile(backend=engine)
+        _, terms = sim.run_terms(inputs={"x": trains[:, 1:]}, sample_ids=[1, 2], count=3)
+        handed.append(terms)
+    for key in layout(sim.plan):
+        assert handed[0].buffer(key).tobytes() == handed[1].buffer(key).tobytes(), key
+    assert set(handed[0].totals) == {TermKey("x->y", "pre"), TermKey("x->y", "post")}
+    assert all(handed[0].buffer(key).any() for key in layout(sim.plan))
+    whole = net.compile(backend=backend)
+    whole.run(inputs={"x": trains}, deferred=True)
+    sim.reset()
+    sim.apply_terms(sim.run_terms(inputs={"x": trains})[1])
+    for owner, read in (("x->y", sim.weights), ("sparse", sim.weights)):
+        assert read(owner).tobytes() == whole.weights(owner).tobytes()
+    assert sim.state("y", "theta").tobytes() == whole.state("y", "theta").tobytes()
 
 
 def test_terms_are_the_reduced_changes():
@@ -135,11 +170,12 @@ def test_terms_are_the_reduced_changes():
         assert pre.any() and post.any()
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba-cpu"])
-def test_mean_divides_by_the_whole_batch(backend):
+def test_mean_divides_by_the_whole_batch():
     """A part's mean is finished with ``count``, the whole batch's size: two samples that spike
     on different inputs (so each synapse's terms come from one of them, and the parts' totals add
-    exactly) give the whole batch's mean, half of what a part finished with its own size gives."""
+    exactly) give the whole batch's mean, half of what a part finished with its own size gives
+    (on the reference; the compiled backends hand back its terms)."""
+    backend = "numpy"
     net = stdp_network(3, 2, np.full((3, 2), 20.0), Learning("postpre", {"nu_pre": 0.1, "nu_post": 0.2}, "mean"))
     trains = np.zeros((6, 2, 3), bool)
     trains[::2, 0, 0] = trains[::3, 1, 1] = True
@@ -226,16 +262,33 @@ def test_non_finite_shared_state_is_refused():
     np.testing.assert_array_equal(sim.weights("x->y"), np.ones((3, 2)))
 
 
-def test_terms_pickle():
-    """Plain data: a worker process sends them back."""
+def test_packed_terms_pickle_and_unpack():
+    """Plain data, as a worker sends them back: per-step rows packed to their non-zero values
+    (-0.0 dropped), which unpack to the same rows but for zeros' signs; damaged packs are refused."""
     import pickle
 
-    net = stdp_network(3, 2, np.ones((3, 2)), Learning("postpre", reduction="max"), model="adaptive_lif")
-    _, terms = net.compile(backend="numpy").run_terms(inputs={"x": np.ones((3, 2, 3), bool)})
-    again = pickle.loads(pickle.dumps(terms))
-    assert isinstance(again, LearningTerms) and again.per_step.keys() == terms.per_step.keys()
-    assert NeuronKey("y", "theta") in again.totals  # theta: summed by default
-    assert all(again.buffer(k).tobytes() == terms.buffer(k).tobytes() for k in layout(net.compile(backend="numpy").plan))
+    rng = np.random.default_rng(2)
+    net = stdp_network(6, 4, np.full((6, 4), 20.0), Learning("mstdp", {"nu": 0.5}, reduction="max"), model="adaptive_lif")
+    sim = net.compile(backend="numpy")
+    _, terms = sim.run_terms(inputs={"x": spike_trains(rng, 8, 2, 6, 0.3)}, reward=rng.uniform(-1, 1, 2))
+    again = pickle.loads(pickle.dumps(terms.packed()))
+    assert isinstance(again, LearningTerms) and NeuronKey("y", "theta") in again.totals  # theta: summed by default
+    for key, rows in terms.per_step.items():
+        packed = again.per_step[key]
+        assert isinstance(packed, PackedRows) and 0 < packed.index.size < rows.size
+        np.testing.assert_array_equal(packed.dense(), rows)  # equal as numbers: -0.0 == 0.0
+        assert packed.index.size == np.count_nonzero(rows)
+    assert any(np.signbit(rows[rows == 0]).any() for rows in terms.per_step.values())  # there were -0.0s to drop
+    key = TermKey("x->y", "pre")
+    bad = PackedRows(again.per_step[key].shape, again.per_step[key].index + 8 * 4 * 6, again.per_step[key].values)
+    with pytest.raises(ConfigError, match="part 0's packed terms of .*pre.* do not fit a float32 array of shape \\(8, 6, 4\\)"):
+        sim.apply_terms(LearningTerms(again.steps, again.count, again.sample_ids, again.totals, again.per_step | {key: bad}))
+    before = sim.weights("x->y")
+    sim.apply_terms(again)
+    unpacked = net.compile(backend="numpy")
+    unpacked.apply_terms(terms)
+    np.testing.assert_array_equal(sim.weights("x->y"), unpacked.weights("x->y"))
+    assert not np.array_equal(before, sim.weights("x->y"))
 
 
 class Added(pysnn.Reduction):

@@ -7,6 +7,7 @@ bit-identical to one process's, for any number of workers and any batch split.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -34,14 +35,17 @@ def map_batches(
     args: tuple = (),
     progress: Callable[[int], None] | None = None,
     retries: int = RETRIES,
+    per_sample: Mapping[str, np.ndarray] | None = None,
 ) -> list[Any]:
-    """``batch_fn(sim, batch_inputs, batch_ids, *args)`` for each batch of ``batch_size``
-    consecutive samples, as Dask tasks on ``client``, each on its worker's simulation of ``model``
-    (reset first); the results in batch order.
+    """``batch_fn(sim, batch_inputs, batch_ids, *args, **batch_per_sample)`` for each batch of
+    ``batch_size`` consecutive samples, as Dask tasks on ``client``, each on its worker's
+    simulation of ``model`` (reset first); the results in batch order.
 
     ``model`` is scattered to every worker once; each batch's inputs are scattered as a chunk
     (not embedded in the task graph). ``inputs`` are arrays with the samples on axis 0, or on axis
-    1 for (steps, samples, n). ``batch_fn`` must be picklable (a module-level function).
+    1 for (steps, samples, n). ``per_sample`` (name -> array with the samples on its last axis,
+    e.g. ``{"reward": reward}``, (samples,) or (steps, samples)) is split and scattered with them
+    and passed by keyword. ``batch_fn`` must be picklable (a module-level function).
     ``progress`` is called with the number of samples of each finished task. A worker that dies
     during a task takes the chunks it held with it: the task is submitted again with its chunk
     scattered again (at most ``retries`` times), and gives the same result. A pysnn error in a
@@ -51,8 +55,14 @@ def map_batches(
     batch_size = positive_int(batch_size, "batch_size")
     retries = check_retries(retries)
     batches = [sample_ids[s : s + batch_size] for s in range(0, len(sample_ids), batch_size)]
-    chunks = [{name: _samples(array, slice(s, s + batch_size)) for name, array in inputs.items()}
-              for s in range(0, len(sample_ids), batch_size)]
+    chunks = [
+        (
+            {name: _samples(array, slice(s, s + batch_size), array.ndim - 2) for name, array in inputs.items()},
+            {name: _samples(array, slice(s, s + batch_size), array.ndim - 1) for name, array in (per_sample or {}).items()},
+        )
+        for s in range(0, len(sample_ids), batch_size)
+    ]
+    batch_fn = functools.partial(_by_keyword, batch_fn)
     shared = [client.scatter(model, broadcast=True, hash=False)]
     owned = list(shared)  # every future made here, released at the end
 
@@ -84,6 +94,12 @@ def map_batches(
         client.cancel(owned)
 
 
+def _by_keyword(batch_fn: Callable[..., Any], sim: Any, chunk: tuple[dict, dict], ids: np.ndarray, *args: Any) -> Any:
+    """``batch_fn`` called with a chunk's inputs and, by keyword, its per-sample arrays."""
+    inputs, per_sample = chunk
+    return batch_fn(sim, inputs, ids, *args, **per_sample)
+
+
 def check_retries(retries: Any) -> int:
     """``retries``, a non-negative integer."""
     if isinstance(retries, (bool, np.bool_)) or not isinstance(retries, (int, np.integer)) or retries < 0:
@@ -94,10 +110,15 @@ def check_retries(retries: Any) -> int:
 def run_records(sim: Any, inputs: Mapping[str, np.ndarray], ids: np.ndarray, steps: int) -> dict:
     """A batch of ``run_sharded``: every monitor's record of ``steps`` steps with learning off,
     spike events as (step, sample, neuron) arrays."""
-    out = sim.run(steps, inputs, sample_ids=ids, learning=False)
+    return records_of(sim.run(steps, inputs, sample_ids=ids, learning=False))
+
+
+def records_of(result: RunResult) -> dict:
+    """A run's records as a task returns them (``_gathered`` joins them): (population, what) ->
+    array, spike events as (step, sample, neuron) arrays."""
     return {
         key: (record.step, record.sample, record.neuron) if isinstance(record, SpikeEvents) else record
-        for key, record in out.items()
+        for key, record in result.items()
     }
 
 
@@ -137,12 +158,10 @@ def run_sharded(
     retries = check_retries(retries)
     inputs = _check_inputs(inputs)
     n = _n_samples(inputs)
-    ids = np.arange(n, dtype=np.uint64) if sample_ids is None else np.asarray(sample_ids)
-    if ids.shape != (n,) or ids.dtype.kind not in "iu" or (ids.dtype.kind == "i" and n and ids.min() < 0):
-        raise ConfigError(f"sample_ids must be {n} non-negative integers, one per sample, got {shown(sample_ids)}")
+    ids = _sample_ids(sample_ids, n)
     model = Model.of(network, backend, dtype, seed, weights, state)
-    parts = map_batches(client, model, run_records, inputs, ids.astype(np.uint64), batch_size, (steps,), progress, retries)
-    return _gathered(network, parts, range(0, n, batch_size), steps, ids.astype(np.uint64))
+    parts = map_batches(client, model, run_records, inputs, ids, batch_size, (steps,), progress, retries)
+    return _gathered(network, parts, range(0, n, batch_size), steps, ids)
 
 
 def _gathered(network: Network, parts: list[dict], starts: range, steps: int, ids: np.ndarray) -> RunResult:
@@ -186,6 +205,15 @@ def _n_samples(inputs: Mapping[str, np.ndarray]) -> int:
     return next(iter(sizes.values()))
 
 
-def _samples(array: np.ndarray, rows: slice) -> np.ndarray:
-    """The samples ``rows`` of an input array: axis 0 of (samples, n), axis 1 of (steps, samples, n)."""
-    return np.ascontiguousarray(array[rows] if array.ndim == 2 else array[:, rows])
+def _sample_ids(sample_ids: Any, n: int) -> np.ndarray:
+    """``sample_ids`` (default ``0 .. n-1``) as uint64, checked: ``n`` non-negative integers."""
+    ids = np.arange(n, dtype=np.uint64) if sample_ids is None else np.asarray(sample_ids)
+    if ids.shape != (n,) or ids.dtype.kind not in "iu" or (ids.dtype.kind == "i" and n and ids.min() < 0):
+        raise ConfigError(f"sample_ids must be {n} non-negative integers, one per sample, got {shown(sample_ids)}")
+    return ids.astype(np.uint64)
+
+
+def _samples(array: np.ndarray, rows: slice, axis: int) -> np.ndarray:
+    """The samples ``rows`` of an array whose samples lie on ``axis`` (e.g. an input's axis 0 of
+    (samples, n), axis 1 of (steps, samples, n))."""
+    return np.ascontiguousarray(array[(slice(None),) * axis + (rows,)])
