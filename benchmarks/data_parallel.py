@@ -12,7 +12,8 @@ presentation, --presentations presentations of new images, for the reductions su
 3. the overhead parts: scattering the shared state to every worker, a no-op task's round trip, a
    part's compute (``run_terms`` of batch / workers samples, here on 1 thread), fetching every
    part's terms from the workers at once (``gather``), combining and applying them on the client
-   (``apply_terms``), and the size of the terms a part ships (pickled).
+   (``apply_terms``), and the size of the terms a part ships (pickled, per-step rows packed as
+   the workers pack them).
 
 Presentation 0 of each way compiles (here, and the workers load the code from the disk cache) and
 is not timed; both ways run every presentation, so their weights should stay equal (exactly for
@@ -102,7 +103,7 @@ def one_reduction(args, client, reduction: str, batches) -> dict:
     for start in range(0, args.batch, size):
         here.reset()
         chunk = {name: array[start : start + size] for name, array in inputs.items()}
-        terms.append(here.run_terms(args.steps, chunk, sample_ids=ids[start : start + size], count=args.batch)[1])
+        terms.append(here.run_terms(args.steps, chunk, sample_ids=ids[start : start + size], count=args.batch)[1].packed())
     apply_s = best(lambda: there.apply_terms(terms), 3)  # the state it leaves does not matter any more
     nbytes = len(pickle.dumps(terms[0]))
     shared = _shared_state(here)
