@@ -355,7 +355,11 @@ def train(args: argparse.Namespace) -> int:
     (rounded to whole batches) the neurons are labelled by the class they fired most for; the
     learning curve is the accuracy on each such interval with the labels of the one before. Then
     the readouts (all activity, proportion weighting) are tested on --n-test test images with
-    learning off. --checkpoint saves the training, --resume continues it, `pysnn evaluate` tests it."""
+    learning off. --checkpoint saves the training, --resume continues it, `pysnn evaluate` tests it.
+    --deferred learns once per batch (the presentation's summed changes, applied at its end)
+    instead of after every step; with it, --dask or --scheduler split each batch over Dask
+    workers (the same results as one process: exactly for --reduction max or min, within
+    round-off for sum and mean)."""
     from pysnn.datasets import load_mnist
     from pysnn.experiments.diehl_cook import Trainer
 
@@ -366,12 +370,20 @@ def train(args: argparse.Namespace) -> int:
     if args.resume:
         trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend)
     else:
-        trainer = Trainer(args.n_neurons, args.reduction, args.batch_size, args.time, args.intensity, args.seed, backend=args.backend)
-    result = trainer.train(
-        images, labels, epochs=args.epochs, n_train=args.n_train, checkpoint=args.checkpoint,
-        checkpoint_every=args.checkpoint_every, quiet=args.quiet,
-    )
-    evaluation = _evaluate_on_test(trainer, args) if args.n_test else None
+        trainer = Trainer(
+            args.n_neurons, args.reduction, args.batch_size, args.time, args.intensity, args.seed, backend=args.backend,
+            deferred=args.deferred,
+        )
+    if (args.dask or args.scheduler) and not trainer.deferred:
+        print("error: --dask and --scheduler split each batch's learning over workers, which needs --deferred",
+              file=sys.stderr)
+        return 2
+    with _dask_client(args) as client:
+        result = trainer.train(
+            images, labels, epochs=args.epochs, n_train=args.n_train, checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every, quiet=args.quiet, client=client,
+        )
+        evaluation = _evaluate_on_test(trainer, args, client) if args.n_test else None
     print(
         f"Diehl & Cook, {trainer.n_neurons} neurons, reduction {trainer.reduction}, batch {trainer.batch_size}, "
         f"{trainer.sim.backend}: {result.images} images in {result.seconds:.1f} s ({result.images_per_second:,.0f} images/s)"
@@ -486,6 +498,7 @@ def _add_diehl_cook_commands(commands: argparse._SubParsersAction) -> None:
         "pysnn train --batch-size 64 --reduction sum --checkpoint dac.npz --out dac.json --plot dac.png",
         "pysnn train --n-train 2000 --batch-size 16 --reduction max --n-test 1000",
         "pysnn train --checkpoint dac.npz --resume --epochs 2",
+        "pysnn train --deferred --reduction max --dask 2 --n-train 6000",
     )
     add_common_flags(
         learn, batch_size=64,
@@ -509,7 +522,11 @@ def _add_diehl_cook_commands(commands: argparse._SubParsersAction) -> None:
     learn.add_argument("--checkpoint-every", type=_count, default=0, metavar="N", help="batches between checkpoints; 0: only at the end")
     learn.add_argument("--resume", action="store_true",
                        help="continue the training saved in --checkpoint, with its settings (neurons, reduction, "
-                       "batch size, time, intensity, seed)")
+                       "batch size, time, intensity, seed, deferred)")
+    learn.add_argument("--deferred", action="store_true",
+                       help="learn once per batch, at the end of its presentation, instead of after every step "
+                       "(needed by --dask and --scheduler)")
+    add_dask_flags(learn)
     test = add_command(
         commands, "evaluate", evaluate,
         "pysnn evaluate dac.npz",

@@ -8,6 +8,7 @@ Runs on the session's LocalCluster (the ``client`` fixture of tests/conftest.py)
 
 import functools
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,10 @@ pytest.importorskip("distributed")
 pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
 
 from pysnn import ConfigError, Dense, Learning, Network, Sparse, Trace
+from pysnn.cli import main
+from pysnn.datasets import load_mnist
 from pysnn.distributed import Model, ShardedLearning, data_parallel
+from pysnn.experiments.diehl_cook import OUTPUT, PROJECTION, Trainer
 from test_distributed import assert_same_records
 
 STEPS = 12
@@ -207,3 +211,48 @@ def test_bad_arguments_are_config_errors_and_submit_nothing(nothing_submitted, m
     with pytest.raises(ConfigError, match=match):
         learning = make(nothing_submitted)
         learning.run(net.compile("numpy") if isinstance(net, Network) else net, STEPS, **{"inputs": RATES, **run})
+
+
+# -- Diehl & Cook training split over the workers ----------------------------------------------------
+
+MNIST = Path(__file__).parents[2] / "shared/data/mnist"
+DAC = dict(n_neurons=10, batch_size=8, time=20, update_interval=16, backend="numpy", deferred=True)
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason=f"the MNIST files are not in {MNIST}")
+def test_diehl_cook_training_split_over_workers_learns_as_one_process(client):
+    """Deferred training of 24 images in batches of 8 (max over the batch; theta sums): the
+    split run's counts, labels and learning curve equal one process's, its weights and theta
+    within round-off (theta's sum is added in another order), and so does the test after it."""
+    images, labels = load_mnist("train", MNIST, download=False)
+    images, labels = images[:24], labels[:24]
+    once, split = Trainer(reduction="max", **DAC), Trainer(reduction="max", **DAC)
+    expected = once.train(images, labels, quiet=True)
+    got = split.train(images, labels, quiet=True, client=client)
+    np.testing.assert_array_equal(got.assignments, expected.assignments)
+    assert got.curves == expected.curves and len(got.curve_images) == 1
+    np.testing.assert_allclose(split.sim.weights(PROJECTION), once.sim.weights(PROJECTION), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(split.sim.state(OUTPUT, "theta"), once.sim.state(OUTPUT, "theta"), rtol=1e-6)
+    assert not np.allclose(once.sim.state(OUTPUT, "theta"), 0)  # the neurons fired: theta grew
+    test_images, test_labels = load_mnist("test", MNIST, download=False)
+    assert split.evaluate(test_images[:16], test_labels[:16], quiet=True, client=client).accuracy == (
+        once.evaluate(test_images[:16], test_labels[:16], quiet=True).accuracy
+    )
+
+
+def test_diehl_cook_training_split_needs_deferred_learning_and_a_splittable_reduction(nothing_submitted):
+    images, labels = np.zeros((8, 28, 28), np.uint8), np.zeros(8, np.int64)
+    per_step = Trainer(**(DAC | {"deferred": False}))
+    with pytest.raises(ConfigError, match="needs deferred learning .* use Trainer\\(..., deferred=True\\)"):
+        per_step.train(images, labels, quiet=True, client=nothing_submitted)
+    with pytest.raises(ConfigError, match="'median' .* of projection 'X->Y' cannot be split"):
+        Trainer(reduction="median", **DAC).train(images, labels, quiet=True, client=nothing_submitted)
+    assert per_step.images_seen == 0
+    with pytest.raises(ConfigError, match="deferred must be True or False, got 'yes'"):
+        Trainer(**(DAC | {"deferred": "yes"}))
+
+
+def test_cli_train_split_over_workers_needs_deferred(capsys):
+    """Refused before a cluster starts."""
+    assert main(["train", "--dask", "2", "--n-train", "8", "--data", str(MNIST), "--quiet"]) == 2
+    assert "--dask and --scheduler split each batch's learning over workers, which needs --deferred" in capsys.readouterr().err

@@ -241,3 +241,17 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
     assert "--resume needs --checkpoint" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing.npz"), *data]) == 1  # a pysnn error: its message, no traceback
     assert capsys.readouterr().err == f"error: checkpoint {tmp_path / 'missing.npz'} does not exist\n"
+
+
+def test_checkpoints_of_earlier_versions_train_per_step():
+    """A checkpoint written before ``deferred`` existed resumes with per-step learning, as it was
+    trained; one that lacks another setting is refused as damaged."""
+    from pysnn.experiments.diehl_cook import CHECKPOINT_KIND, CONFIG_KEYS, _trainer_config
+
+    saved = {"kind": CHECKPOINT_KIND} | {f"config.{key}": 1 for key in CONFIG_KEYS if key != "deferred"}
+    saved |= {"config.reduction": "max", "config.intensity": 64.0}
+    config = _trainer_config(saved, "old.npz")
+    assert config["deferred"] is False and config["reduction"] == "max" and config["one_spike"] is True
+    del saved["config.time"]
+    with pytest.raises(ConfigError, match=r"checkpoint old.npz lacks the trainer's settings \['time'\]: it is damaged"):
+        _trainer_config(saved, "old.npz")

@@ -12,7 +12,8 @@ normalises each neuron's incoming weights to sum 78.4 and resets the per-sample 
 period, as the paper's script). The data order is a permutation of the first ``n_train`` images
 drawn from the seed and the epoch; each presentation's sample id (which keys its Poisson draws)
 is ``epoch * n_train + its position in the epoch``. So training is deterministic given the seed,
-and independent of the thread count.
+and independent of the thread count. ``Trainer(deferred=True)`` learns once per batch instead of
+after every step, which lets ``train(client=...)`` split each batch over Dask workers.
 
 Labels (``pysnn.experiments.readout``): the spike counts of the last ``update_interval`` samples
 (``max(250 // batch, 1) * batch`` by default) are kept with their labels; when an interval is
@@ -57,7 +58,9 @@ READOUTS = ("all_activity", "proportion_weighting")
 TEST_ID_OFFSET = 1 << 40
 """Test image k runs with sample id ``TEST_ID_OFFSET + k``: Poisson draws apart from training's."""
 CHECKPOINT_KIND = "diehl_cook"
-CONFIG_KEYS = ("n_neurons", "reduction", "batch_size", "time", "intensity", "seed", "update_interval", "one_spike")
+CONFIG_KEYS = ("n_neurons", "reduction", "batch_size", "time", "intensity", "seed", "update_interval", "one_spike", "deferred")
+ADDED_CONFIG = {"deferred": 0}
+"""Settings that checkpoints of earlier versions lack, with the value those were trained with."""
 """``Trainer`` arguments a checkpoint records (all but the backend)."""
 
 
@@ -156,6 +159,9 @@ class Trainer:
 
     ``Trainer(n_neurons=100, reduction="sum", batch_size=64)`` builds the network
     (``diehl_cook_network(n_neurons, reduction, seed)``) and compiles it for ``backend``.
+    ``deferred=True`` learns once per batch (``run(deferred=True)``: the changes of the whole
+    presentation, applied at its end) instead of after every step (the paper's way); then
+    ``train(client=...)`` can split each batch over Dask workers.
     ``train`` learns, ``evaluate`` tests; ``sim`` holds the weights (``sim.weights(PROJECTION)``)
     and thresholds (``sim.state(OUTPUT, "theta")``).
     """
@@ -171,6 +177,7 @@ class Trainer:
         update_interval: int | None = None,
         backend: str | None = None,
         one_spike: bool = True,
+        deferred: bool = False,
     ) -> None:
         self.batch_size = positive_int(batch_size, "batch_size")
         self.time = positive_int(time, "time")
@@ -183,6 +190,9 @@ class Trainer:
         self.reduction = reduction
         self.network = diehl_cook_network(n_neurons, reduction, self.seed, one_spike=one_spike)
         self.one_spike = bool(one_spike)
+        if not isinstance(deferred, (bool, np.bool_)):
+            raise ConfigError(f"deferred must be True or False, got {shown(deferred)}")
+        self.deferred = bool(deferred)
         self.n_neurons = int(n_neurons)
         self.sim = self.network.compile(backend=backend, seed=self.seed)
         self.assignments = np.full(self.n_neurons, UNASSIGNED, dtype=np.int64)
@@ -211,6 +221,7 @@ class Trainer:
         checkpoint_every: int = 0,
         resume: bool = False,
         quiet: bool = False,
+        client: Any = None,
     ) -> TrainResult:
         """Train on the first ``n_train`` of ``images`` (uint8 (N, 28, 28)) and ``labels`` until
         ``epochs`` epochs are done in all, from where this trainer stands (a new one: the start).
@@ -222,8 +233,14 @@ class Trainer:
         continues from there, ending bit-identical to an uninterrupted run. Ctrl-C stops training
         during a batch (``pysnn.RunInterrupted``); the last checkpoint written is its last
         consistent state. Unless ``quiet``, a progress bar (images/s) shows on a terminal.
+
+        ``client`` (a ``distributed.Client``; needs ``deferred=True``): each batch's learning run
+        is split over the client's workers (``pysnn.distributed.ShardedLearning``), which gives
+        the same spike counts and weights as one process, exactly for max and min, within
+        round-off for sum and mean (theta always sums).
         """
         images, labels = _check_data(images, labels, self.network.populations[INPUT].n)
+        learner = None if client is None else self._sharded_learning(client)
         epochs = positive_int(epochs, "epochs")
         checkpoint_every = _count(checkpoint_every, "checkpoint_every")
         if (resume or checkpoint_every) and checkpoint is None:
@@ -247,7 +264,7 @@ class Trainer:
                 order = np.random.default_rng([self.seed, self.epoch]).permutation(n_train)
                 while self.position < n_train:
                     chosen = order[self.position : self.position + self.batch_size]
-                    self._train_batch(images[chosen], labels[chosen])
+                    self._train_batch(images[chosen], labels[chosen], learner)
                     batches += 1
                     if checkpoint_every and batches % checkpoint_every == 0:
                         self._save(checkpoint)
@@ -295,6 +312,19 @@ class Trainer:
             bar.close()
         return Evaluation(self._accuracy(counts, labels), len(images), seconds)
 
+    def _sharded_learning(self, client: Any) -> Any:
+        """The ``ShardedLearning`` of ``train(client=...)``, checked."""
+        from pysnn.distributed import Model, ShardedLearning
+        from pysnn.learning_terms import split_layout
+
+        if not self.deferred:
+            raise ConfigError(
+                "client= splits each batch's learning over Dask workers, which needs deferred learning (learning "
+                "after every step couples the batch's samples at every step): use Trainer(..., deferred=True)"
+            )
+        split_layout(self.sim.plan)  # refuses reductions that cannot be split
+        return ShardedLearning(client, Model.of(self.network, self.sim.backend, seed=self.seed))
+
     def _sharded_counts(self, images: np.ndarray, batch_size: int, client: Any, progress: Any) -> np.ndarray:
         """``evaluate``'s spike counts of ``Y`` from Dask tasks."""
         from pysnn.distributed import run_sharded
@@ -335,17 +365,22 @@ class Trainer:
 
     # -- one batch ---------------------------------------------------------------------------------
 
-    def _present(self, images: np.ndarray, ids: np.ndarray, learning: bool) -> np.ndarray:
-        """Spike counts of ``Y`` (batch, n_neurons) for one presentation; per-sample state reset after."""
-        out = self.sim.run(self.time, {INPUT: input_rates(images, self.intensity)}, sample_ids=ids, learning=learning)
+    def _present(self, images: np.ndarray, ids: np.ndarray, learning: bool, learner: Any = None) -> np.ndarray:
+        """Spike counts of ``Y`` (batch, n_neurons) for one presentation (learning: split by
+        ``learner``, a ``ShardedLearning``, if given); per-sample state reset after."""
+        inputs = {INPUT: input_rates(images, self.intensity)}
+        if learning and learner is not None:
+            out = learner.run(self.sim, self.time, inputs, sample_ids=ids)
+        else:
+            out = self.sim.run(self.time, inputs, sample_ids=ids, learning=learning, deferred=learning and self.deferred)
         if learning:
             self.sim.normalize_weights(PROJECTION, NORM)
         self.sim.reset()
         return out.spike_counts(OUTPUT)
 
-    def _train_batch(self, images: np.ndarray, labels: np.ndarray) -> None:
+    def _train_batch(self, images: np.ndarray, labels: np.ndarray, learner: Any) -> None:
         ids = self.images_seen + np.arange(len(images))
-        self._interval_counts.append(self._present(images, ids, learning=True))
+        self._interval_counts.append(self._present(images, ids, True, learner))
         self._interval_labels.append(labels)
         self.position += len(images)
         if sum(len(c) for c in self._interval_labels) >= self.update_interval:
@@ -373,7 +408,7 @@ class Trainer:
         from pysnn.checkpoint import save_checkpoint
 
         n = self.n_neurons
-        config = self._config() | {"one_spike": int(self.one_spike)}  # a checkpoint holds int, float, str
+        config = self._config() | {"one_spike": int(self.one_spike), "deferred": int(self.deferred)}  # int, float, str
         progress = {f"config.{key}": value for key, value in config.items()}
         progress |= {
             "kind": CHECKPOINT_KIND,
@@ -421,8 +456,12 @@ def _trainer_config(progress: Mapping[str, Any], path: str | os.PathLike) -> dic
         raise ConfigError(
             f"checkpoint {path} was not written by the Diehl & Cook trainer (Trainer.train(checkpoint=...))"
         )
-    types = {"reduction": str, "intensity": float, "one_spike": bool}
-    return {key: types.get(key, int)(progress[f"config.{key}"]) for key in CONFIG_KEYS}
+    types = {"reduction": str, "intensity": float, "one_spike": bool, "deferred": bool}
+    saved = {key: progress.get(f"config.{key}", ADDED_CONFIG.get(key)) for key in CONFIG_KEYS}
+    missing = [key for key, value in saved.items() if value is None]
+    if missing:
+        raise ConfigError(f"checkpoint {path} lacks the trainer's settings {missing}: it is damaged")
+    return {key: types.get(key, int)(value) for key, value in saved.items()}
 
 
 def _seed(seed: Any) -> int:
