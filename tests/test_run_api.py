@@ -131,3 +131,29 @@ def test_network_without_inputs_takes_batch_size_from_compile_or_sample_ids():
     out = net.compile(batch_size=2).run(5)
     np.testing.assert_array_equal(out.spike_counts("y"), 1)
     assert net.compile().run(5, sample_ids=[0, 1, 2, 3]).spike_counts("y").shape == (4, 3)
+
+
+def test_check_run_checks_without_running():
+    """``check_run`` raises what ``run`` raises, for any batch size (as after ``reset``), and
+    returns the steps; nothing runs, nothing changes."""
+    sim = poisson_net().compile(backend="numpy")
+    sim.run(5, {"x": np.full((4, 20), 100.0)})
+    before = sim.state("y", "v")
+    assert sim.check_run(inputs={"x": np.full((7, 2, 20), 100.0)}) == 7  # batch 2: fine after a reset
+    assert sim.check_run(3, {"x": np.full((2, 20), 100.0)}, sample_ids=[5, 9]) == 3
+    assert sim.step == 5 and sim.batch_size == 4
+    np.testing.assert_array_equal(sim.state("y", "v"), before)
+    cases = [
+        ({"steps": 3, "inputs": {"x": np.full((2, 20), -1.0)}}, r"inputs\['x'\] holds firing rates .* element \(0, 0\) is -1.0"),
+        ({"steps": 3, "inputs": {"x": np.full((2, 20), 1.0)}, "sample_ids": [1]}, "batch sizes disagree"),
+        ({"steps": 3, "inputs": {"x": np.full((2, 20), 1.0)}, "reward": np.ones(2)}, "no learning rule of this network reads it"),
+        ({"inputs": {"x": np.full((2, 20), 1.0)}}, "steps"),
+        ({"steps": 3, "inputs": {"x": np.full((2, 20), 1.0)}, "deferred": 1}, "deferred must be True or False, got 1"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            sim.check_run(**kwargs)
+        with pytest.raises(ConfigError, match=message):
+            sim.reset()
+            sim.run(**kwargs)
+    assert sim.step == 0 and sim.batch_size is None  # reset, and the refused runs ran nothing
