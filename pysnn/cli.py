@@ -231,9 +231,8 @@ def convert(args: argparse.Namespace) -> int:
 def sweep(args: argparse.Namespace) -> int:
     """Run a built-in experiment at every point of a parameter grid, as Dask tasks: a table of results.
 
-    EXPERIMENT is dac (Diehl & Cook: train on the first n_train images, test on the first n_test;
-    parameters n_neurons, reduction, batch_size, time, intensity, seed, n_train, n_test) or
-    convert (ANN-to-SNN conversion: percentile, steps, readout, seed, n_test, batch_size).
+    EXPERIMENT is dac (Diehl & Cook: train on the first n_train images, test on the first n_test)
+    or convert (ANN-to-SNN conversion); their parameters and defaults are listed under EXPERIMENT.
     --grid NAME=V1,V2 gives a parameter's values (repeat it for more parameters: every
     combination runs; one value fixes it); --points FILE gives them as JSON instead, a grid
     {"name": [values]} or a list of points. Other parameters keep their defaults (every value is
@@ -372,7 +371,7 @@ def train(args: argparse.Namespace) -> int:
     else:
         trainer = Trainer(
             args.n_neurons, args.reduction, args.batch_size, args.time, args.intensity, args.seed, backend=args.backend,
-            deferred=args.deferred,
+            deferred=args.deferred, nu_pre=args.nu_pre, nu_post=args.nu_post,
         )
     if (args.dask or args.scheduler) and not trainer.deferred:
         print("error: --dask and --scheduler split each batch's learning over workers, which needs --deferred",
@@ -492,6 +491,8 @@ def _count(text: str) -> int:
 
 def _add_diehl_cook_commands(commands: argparse._SubParsersAction) -> None:
     """``pysnn train`` and ``pysnn evaluate``."""
+    from pysnn.experiments.diehl_cook import NU
+
     data_help = "MNIST folder (default: $PYSNN_DATA or ~/.cache/pysnn/data)"
     learn = add_command(
         commands, "train", train,
@@ -522,7 +523,11 @@ def _add_diehl_cook_commands(commands: argparse._SubParsersAction) -> None:
     learn.add_argument("--checkpoint-every", type=_count, default=0, metavar="N", help="batches between checkpoints; 0: only at the end")
     learn.add_argument("--resume", action="store_true",
                        help="continue the training saved in --checkpoint, with its settings (neurons, reduction, "
-                       "batch size, time, intensity, seed, deferred)")
+                       "batch size, time, intensity, seed, learning rates, deferred)")
+    learn.add_argument("--nu-pre", type=float, default=NU[0], metavar="RATE",
+                       help="PostPre's depression rate (times the target's trace at a source spike)")
+    learn.add_argument("--nu-post", type=float, default=NU[1], metavar="RATE",
+                       help="PostPre's potentiation rate (times the source's trace at a target spike)")
     learn.add_argument("--deferred", action="store_true",
                        help="learn once per batch, at the end of its presentation, instead of after every step "
                        "(needed by --dask and --scheduler)")
@@ -544,14 +549,19 @@ def _add_diehl_cook_commands(commands: argparse._SubParsersAction) -> None:
 
 def _add_sweep_command(commands: argparse._SubParsersAction) -> None:
     """``pysnn sweep``."""
-    from pysnn.distributed.points import DEFAULT_WEIGHTS, EXPERIMENTS
+    from pysnn.distributed.points import DEFAULT_WEIGHTS, EXPERIMENTS, parameters
 
+    experiments = "; ".join(
+        f"{name}: " + ", ".join(f"{p}={value}" for p, value in parameters(func).items())
+        for name, func in sorted(EXPERIMENTS.items())
+    )
     parser = add_command(
         commands, "sweep", sweep,
         "pysnn sweep dac --grid reduction=sum,max --grid batch_size=16,64 --grid n_train=1000 --dask 2 --out sweep.csv",
+        "pysnn sweep dac --grid nu_post=0.005,0.01,0.02 --grid deferred=true,false --out rates.json",
         "pysnn sweep convert --grid percentile=80,90,99.9 --grid steps=5,10 --scheduler tcp://10.0.0.5:8786 --out conv.json",
     )
-    parser.add_argument("experiment", choices=sorted(EXPERIMENTS), metavar="EXPERIMENT", help="dac or convert")
+    parser.add_argument("experiment", choices=sorted(EXPERIMENTS), metavar="EXPERIMENT", help=experiments)
     spec = parser.add_mutually_exclusive_group()
     spec.add_argument("--grid", type=_grid_option, action="append", metavar="NAME=V1[,V2...]",
                       help="a parameter's values; repeat for several parameters")

@@ -79,7 +79,9 @@ def split_layout(plan: Plan) -> dict[TermsKey, Slot]:
     batch (``ConfigError`` names the first that cannot)."""
     slots = layout(plan)
     if not slots:
-        raise ConfigError("this network learns nothing (no learned projection or reduced shared variable): it has no learning terms")
+        raise ConfigError(
+            "this network learns nothing (no learned projection or reduced shared variable): it has no learning terms"
+        )
     for key, slot in slots.items():
         if slot.reduction.spec.cls.split is None:
             where = (
@@ -233,7 +235,9 @@ def _check_part(plan: Plan, slots: dict[TermsKey, Slot], part: LearningTerms, n:
                 and (array.index.size == 0 or 0 <= array.index.min() <= array.index.max() < size)
             )
             if not valid:
-                raise ConfigError(f"apply_terms: part {n}'s packed terms of {key} do not fit a {plan.dtype.name} array of shape {shape}")
+                raise ConfigError(
+                    f"apply_terms: part {n}'s packed terms of {key} do not fit a {plan.dtype.name} array of shape {shape}"
+                )
         elif not isinstance(array, np.ndarray) or array.shape != shape or array.dtype != plan.dtype:
             raise ConfigError(
                 f"apply_terms: part {n}'s terms of {key} are {shown(array)}, not a {plan.dtype.name} array of shape {shape}"

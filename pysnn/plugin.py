@@ -536,7 +536,9 @@ def _check_reduction(cls: type) -> None:
         if isinstance(cls.quantile, bool) or not isinstance(cls.quantile, (int, float)) or not 0 <= cls.quantile <= 1:
             raise PluginError(f"quantile must be a number in [0, 1], got {cls.quantile!r}")
         if cls.split is not None:
-            raise PluginError(f"an order statistic (quantile set) cannot be split over parts of a batch: set split = None, got {cls.split!r}")
+            raise PluginError(
+                f"an order statistic (quantile set) cannot be split over parts of a batch: set split = None, got {cls.split!r}"
+            )
         return
     if isinstance(cls.identity, bool) or not isinstance(cls.identity, (int, float)):
         raise PluginError(f"identity must be a number, got {cls.identity!r}")

@@ -246,12 +246,35 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
 def test_checkpoints_of_earlier_versions_train_per_step():
     """A checkpoint written before ``deferred`` existed resumes with per-step learning, as it was
     trained; one that lacks another setting is refused as damaged."""
-    from pysnn.experiments.diehl_cook import CHECKPOINT_KIND, CONFIG_KEYS, _trainer_config
+    from pysnn.experiments.diehl_cook import CHECKPOINT_KIND, CONFIG_KEYS, NU, _trainer_config
 
-    saved = {"kind": CHECKPOINT_KIND} | {f"config.{key}": 1 for key in CONFIG_KEYS if key != "deferred"}
+    saved = {"kind": CHECKPOINT_KIND} | {f"config.{key}": 1 for key in CONFIG_KEYS if key not in ("deferred", "nu_pre", "nu_post")}
     saved |= {"config.reduction": "max", "config.intensity": 64.0}
     config = _trainer_config(saved, "old.npz")
     assert config["deferred"] is False and config["reduction"] == "max" and config["one_spike"] is True
+    assert (config["nu_pre"], config["nu_post"]) == NU
     del saved["config.time"]
     with pytest.raises(ConfigError, match=r"checkpoint old.npz lacks the trainer's settings \['time'\]: it is damaged"):
         _trainer_config(saved, "old.npz")
+
+
+@needs_mnist
+def test_learning_rates_are_the_trainers(mnist, tmp_path):
+    """With both rates 0, training only normalises the weights after each batch; other rates are
+    saved in checkpoints, which resume only with them."""
+    images, labels = mnist[:2]
+    small = dict(n_neurons=10, batch_size=8, time=20, backend="numpy")
+    frozen = Trainer(**small, nu_pre=0.0, nu_post=0.0)
+    expected = Trainer(**small)
+    for _ in range(2):  # after each of the 2 batches
+        expected.sim.normalize_weights(PROJECTION, NORM)
+    frozen.train(images[:16], labels[:16], quiet=True)
+    np.testing.assert_array_equal(frozen.sim.weights(PROJECTION), expected.sim.weights(PROJECTION))
+    fast = Trainer(**small, nu_post=0.05)
+    fast.train(images[:16], labels[:16], quiet=True, checkpoint=tmp_path / "fast.npz")
+    assert not np.array_equal(fast.sim.weights(PROJECTION), expected.sim.weights(PROJECTION))
+    assert Trainer.from_checkpoint(tmp_path / "fast.npz").nu_post == 0.05
+    with pytest.raises(ConfigError, match="saved by a trainer with nu_post=0.05, this one has 0.01"):
+        Trainer(**small).train(images[:16], labels[:16], quiet=True, checkpoint=tmp_path / "fast.npz", resume=True)
+    with pytest.raises(ConfigError, match="nu_pre must be a finite number, got 'fast'"):
+        Trainer(**small, nu_pre="fast")

@@ -153,7 +153,8 @@ class LearningCode(ABC):
     def add_to_total(self, term: str, index: str) -> str:
         """The statement that adds ``<term>_value`` to the deferred total of ``term`` at synapse
         ``index`` (``RunGenerator.add_to_total``)."""
-        return self.g.add_to_total(TermKey(self.proj.name, term), f"l{self.k}_total_{term}", self.reduction, index, f"{term}_value")
+        key, name = TermKey(self.proj.name, term), f"l{self.k}_total_{term}"
+        return self.g.add_to_total(key, name, self.reduction, index, f"{term}_value")
 
     def identity(self) -> str:
         return f"REAL({literal(self.reduction.spec.cls.identity)})"

@@ -30,17 +30,24 @@ def diehl_cook_point(
     seed: int = _TRAINER["seed"],
     n_train: int = 1000,
     n_test: int = 1000,
+    nu_pre: float = _TRAINER["nu_pre"],
+    nu_post: float = _TRAINER["nu_post"],
+    deferred: bool = _TRAINER["deferred"],
     *,
     data: str | os.PathLike | None = None,
     backend: str | None = None,
 ) -> dict[str, Any]:
-    """Diehl & Cook: train on the first ``n_train`` MNIST training images (one epoch), test on
-    the first ``n_test`` test images; both readouts' accuracy (%), the seconds of each phase and of
-    the whole point (loading the data and compiling included)."""
+    """Diehl & Cook: train on the first ``n_train`` MNIST training images (one epoch) with the
+    learning rates ``nu_pre``, ``nu_post`` (``deferred``: once per batch), test on the first
+    ``n_test`` test images; both readouts' accuracy (%), the seconds of each phase and of the
+    whole point (loading the data and compiling included)."""
     from pysnn.datasets import load_mnist
 
     start = clock.perf_counter()
-    trainer = Trainer(n_neurons, reduction, batch_size, time, intensity, seed, backend=backend)
+    trainer = Trainer(
+        n_neurons, reduction, batch_size, time, intensity, seed,
+        backend=backend, deferred=deferred, nu_pre=nu_pre, nu_post=nu_post,
+    )
     images, labels = load_mnist("train", root=data)
     trained = trainer.train(images, labels, n_train=n_train, quiet=True)
     images, labels = load_mnist("test", root=data)

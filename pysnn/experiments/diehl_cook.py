@@ -58,8 +58,13 @@ READOUTS = ("all_activity", "proportion_weighting")
 TEST_ID_OFFSET = 1 << 40
 """Test image k runs with sample id ``TEST_ID_OFFSET + k``: Poisson draws apart from training's."""
 CHECKPOINT_KIND = "diehl_cook"
-CONFIG_KEYS = ("n_neurons", "reduction", "batch_size", "time", "intensity", "seed", "update_interval", "one_spike", "deferred")
-ADDED_CONFIG = {"deferred": 0}
+NU = (1e-4, 1e-2)
+"""PostPre's learning rates (nu_pre, nu_post) of Diehl & Cook's network."""
+CONFIG_KEYS = (
+    "n_neurons", "reduction", "batch_size", "time", "intensity", "seed", "update_interval", "one_spike", "deferred",
+    "nu_pre", "nu_post",
+)
+ADDED_CONFIG = {"deferred": 0, "nu_pre": NU[0], "nu_post": NU[1]}
 """Settings that checkpoints of earlier versions lack, with the value those were trained with."""
 """``Trainer`` arguments a checkpoint records (all but the backend)."""
 
@@ -71,7 +76,7 @@ def diehl_cook_network(
     *,
     n_inputs: int = 784,
     inhibition: float = 120.0,
-    nu: tuple[float, float] = (1e-4, 1e-2),
+    nu: tuple[float, float] = NU,
     w_init: float = 0.3,
     neuron_params: Mapping[str, Any] | None = None,
     trace_tau: float = 20.0,
@@ -158,7 +163,8 @@ class Trainer:
     """Diehl & Cook training of one network at one batch size (see the module's docstring).
 
     ``Trainer(n_neurons=100, reduction="sum", batch_size=64)`` builds the network
-    (``diehl_cook_network(n_neurons, reduction, seed)``) and compiles it for ``backend``.
+    (``diehl_cook_network(n_neurons, reduction, seed, nu=(nu_pre, nu_post))``) and compiles it
+    for ``backend``.
     ``deferred=True`` learns once per batch (``run(deferred=True)``: the changes of the whole
     presentation, applied at its end) instead of after every step (the paper's way); then
     ``train(client=...)`` can split each batch over Dask workers.
@@ -178,6 +184,8 @@ class Trainer:
         backend: str | None = None,
         one_spike: bool = True,
         deferred: bool = False,
+        nu_pre: float = NU[0],
+        nu_post: float = NU[1],
     ) -> None:
         self.batch_size = positive_int(batch_size, "batch_size")
         self.time = positive_int(time, "time")
@@ -188,7 +196,9 @@ class Trainer:
         )
         self.seed = _seed(seed)
         self.reduction = reduction
-        self.network = diehl_cook_network(n_neurons, reduction, self.seed, one_spike=one_spike)
+        self.nu_pre = real_number(nu_pre, "nu_pre", "a finite number")
+        self.nu_post = real_number(nu_post, "nu_post", "a finite number")
+        self.network = diehl_cook_network(n_neurons, reduction, self.seed, one_spike=one_spike, nu=(self.nu_pre, self.nu_post))
         self.one_spike = bool(one_spike)
         if not isinstance(deferred, (bool, np.bool_)):
             raise ConfigError(f"deferred must be True or False, got {shown(deferred)}")
@@ -456,7 +466,7 @@ def _trainer_config(progress: Mapping[str, Any], path: str | os.PathLike) -> dic
         raise ConfigError(
             f"checkpoint {path} was not written by the Diehl & Cook trainer (Trainer.train(checkpoint=...))"
         )
-    types = {"reduction": str, "intensity": float, "one_spike": bool, "deferred": bool}
+    types = {"reduction": str, "intensity": float, "one_spike": bool, "deferred": bool, "nu_pre": float, "nu_post": float}
     saved = {key: progress.get(f"config.{key}", ADDED_CONFIG.get(key)) for key in CONFIG_KEYS}
     missing = [key for key, value in saved.items() if value is None]
     if missing:
