@@ -104,7 +104,9 @@ def epoch(args: argparse.Namespace, train: tuple, test: tuple) -> None:
         for name, seconds in parts.items():
             print(f"| {name} | {seconds:.2f} | {100 * seconds / result.seconds:.0f} % |")
         batches = -(-result.images // batch)
-        frozen = model.evaluate(*train, batch_size=batch, quiet=True).seconds
+        seen = (train[0][: result.images], train[1][: result.images])  # the images trained on (n_train)
+        model.evaluate(seen[0][:batch], seen[1][:batch], batch_size=batch, quiet=True)  # compiles the inference loop
+        frozen = model.evaluate(*seen, batch_size=batch, quiet=True).seconds
         print(f"\n{batches} presentations: {1e3 * result.seconds / batches:.2f} ms each, "
               f"{1e3 * totals['run'] / batches:.2f} ms of it in Simulation.run; the same images with learning off "
               f"(weights frozen, same batches): {frozen:.1f} s, {1e3 * frozen / batches:.2f} ms each")
