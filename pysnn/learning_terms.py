@@ -114,11 +114,6 @@ class PackedRows:
         index = np.flatnonzero(rows)
         return cls(rows.shape, index.astype(np.int32 if rows.size < 2**31 else np.int64), rows.reshape(-1)[index])
 
-    def dense(self) -> np.ndarray:
-        rows = np.zeros(self.shape, self.values.dtype)
-        rows.reshape(-1)[self.index] = self.values
-        return rows
-
 
 @dataclass
 class LearningTerms:
@@ -200,19 +195,35 @@ def combine(plan: Plan, parts: Sequence[LearningTerms]) -> tuple[dict[TermsKey, 
                 total = (total + part.totals[key]).astype(dtype)
             summed[key] = total
             continue
-        merge = slot.reduction.kernels["combine"]
-        rows = _dense(first.per_step[key])
-        for part in parts[1:]:
-            rows = np.asarray(merge(rows, _dense(part.per_step[key])), dtype)
-        total = np.zeros(slot.shape, dtype)
-        for row in rows:
-            total = (total + row).astype(dtype)
-        summed[key] = total
+        packs = [rows if isinstance(rows, PackedRows) else PackedRows.of(rows) for rows in (p.per_step[key] for p in parts)]
+        summed[key] = _merged_steps(slot.reduction.kernels["combine"], packs, slot.shape, first.steps, dtype)
     return summed, first.steps
 
 
-def _dense(rows: np.ndarray | PackedRows) -> np.ndarray:
-    return rows.dense() if isinstance(rows, PackedRows) else rows
+def _merged_steps(merge, packs: list[PackedRows], shape: tuple[int, ...], steps: int, dtype: np.dtype) -> np.ndarray:
+    """The sum over the steps, in step order, of the parts' rows merged by ``merge``, from their
+    non-zero values only: where some part holds none, its 0 is merged once (``combine`` is
+    idempotent), and a position no part holds adds 0 (which changes no sum: it starts at +0)."""
+    index = np.concatenate([pack.index.astype(np.int64) for pack in packs])
+    values = np.concatenate([pack.values for pack in packs])
+    order = np.argsort(index, kind="stable")  # each position's values together, in part order
+    index, values = index[order], values[order]
+    starts = np.flatnonzero(np.diff(index, prepend=-1))
+    sizes = np.diff(starts, append=index.size)
+    merged = values[starts]
+    for k in range(1, int(sizes.max(initial=1))):
+        more = sizes > k
+        merged[more] = np.asarray(merge(merged[more], values[starts[more] + k]), dtype)
+    partial = sizes < len(packs)
+    merged[partial] = np.asarray(merge(merged[partial], dtype.type(0)), dtype)
+    size = int(np.prod(shape))
+    step, where = np.divmod(index[starts], size)
+    bounds = np.searchsorted(step, np.arange(steps + 1))
+    total = np.zeros(size, dtype)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        if lo < hi:
+            total[where[lo:hi]] = (total[where[lo:hi]] + merged[lo:hi]).astype(dtype)
+    return total.reshape(shape)
 
 
 def _check_part(plan: Plan, slots: dict[TermsKey, Slot], part: LearningTerms, n: int, first: LearningTerms) -> None:

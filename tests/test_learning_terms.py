@@ -276,7 +276,9 @@ def test_packed_terms_pickle_and_unpack():
     for key, rows in terms.per_step.items():
         packed = again.per_step[key]
         assert isinstance(packed, PackedRows) and 0 < packed.index.size < rows.size
-        np.testing.assert_array_equal(packed.dense(), rows)  # equal as numbers: -0.0 == 0.0
+        unpacked = np.zeros_like(rows)
+        unpacked.reshape(-1)[packed.index] = packed.values
+        np.testing.assert_array_equal(unpacked, rows)  # equal as numbers: -0.0 == 0.0
         assert packed.index.size == np.count_nonzero(rows)
     assert any(np.signbit(rows[rows == 0]).any() for rows in terms.per_step.values())  # there were -0.0s to drop
     key = TermKey("x->y", "pre")
