@@ -139,8 +139,7 @@ class Simulation:
         the run's recordings and its terms (``pysnn.learning_terms``).
         """
         count = None if count is None else positive_int(count, "count")
-        result, terms = self._run(steps, inputs, sample_ids, True, reward, True, progress, count or 0)
-        return result, terms
+        return self._run(steps, inputs, sample_ids, True, reward, True, progress, hand_back=True, count=count)
 
     def apply_terms(self, terms: LearningTerms | Sequence[LearningTerms]) -> None:
         """Apply the reduced changes of a deferred learning run handed back by ``run_terms``, or
@@ -200,18 +199,18 @@ class Simulation:
         return steps, prepared, ids, self._check_reward(reward, steps, batch, bool(learning))
 
     def _run(
-        self, steps, inputs, sample_ids, learning, reward, deferred, progress, count: int | None = None
+        self, steps, inputs, sample_ids, learning, reward, deferred, progress, hand_back: bool = False, count: int | None = None
     ) -> tuple[RunResult, LearningTerms | None]:
-        """``run``, or (``count`` given, 0 for this batch's) ``run_terms``, which also returns
-        the terms."""
+        """``run``, or (``hand_back``) ``run_terms`` for a batch of ``count`` (None: this batch's),
+        which also returns the terms."""
         steps, prepared, ids, rewards = self._checked(steps, inputs, sample_ids, learning, reward, deferred, self._batch_size)
         batch = ids.size
         records = self._records(steps, batch, bool(learning and deferred))
         terms = None
-        if count is not None:
-            if count and count < batch:
+        if hand_back:
+            if count is not None and count < batch:
                 raise ConfigError(f"count must be at least this run's batch size {batch} (the whole batch's), got {count}")
-            terms = LearningTerms.zeros(self.plan, steps, count or batch, ids)
+            terms = LearningTerms.zeros(self.plan, steps, batch if count is None else count, ids)
         args = RunArgs(steps, self._step, ids, bool(learning), prepared, records, rewards, bool(deferred), terms=terms)
         added = {} if self._batch_size is not None else self._new_per_sample_state(batch, "inputs")
         with progress_report(progress, steps) as report, interrupt_flag() as pressed:
