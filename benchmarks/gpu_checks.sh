@@ -52,7 +52,7 @@ python3 -W ignore benchmarks/gpu_fma_probe.py 2>&1 | tee "$out/fma-probe.txt"
 
 echo "## GPU backend tests on the device (numba-cuda, cupy)"
 python3 -m pytest -q -x -rs -p no:cacheprovider tests/test_cuda_backend.py tests/test_cupy_backend.py \
-    tests/test_backend_equality.py tests/test_batch_independence.py tests/test_learning.py \
+    tests/test_backend_equality.py tests/test_batch_independence.py tests/test_learning.py tests/test_learning_terms.py \
     -k "cuda or cupy or compiled or batch or sample_ids" 2>&1 | tee "$out/cuda-tests.txt" | tail -n 15
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
