@@ -137,6 +137,13 @@ def real_number(
     raise ConfigError(f"{what} must be {expected}, got {shown(value)}{narrowing(dtype, cast) if narrowed else ''}")
 
 
+def flag(value: Any, what: str) -> bool:
+    """``value``, True or False (Python or NumPy), as a ``bool``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{what} must be True or False, got {shown(value)}")
+    return bool(value)
+
+
 def positive_int(value: Any, what: str) -> int:
     """``value``, a positive integer (Python or NumPy, not a bool), as an ``int``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:

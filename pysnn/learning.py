@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from pysnn.errors import ConfigError, real_number, shown
+from pysnn.errors import ConfigError, flag, real_number, shown
 
 
 def _number(value: Any) -> bool:
@@ -36,8 +36,7 @@ class Trace:
 
     def __post_init__(self) -> None:
         self.check(np.dtype(np.float64))
-        if not isinstance(self.additive, bool):
-            raise ConfigError(f"Trace additive must be True or False, got {self.additive!r}")
+        flag(self.additive, "Trace additive")
 
     def check(self, dtype: np.dtype, owner: str = "Trace") -> None:
         """Raise unless ``tau`` is positive and finite as ``dtype`` holds it (``owner`` names the

@@ -17,7 +17,7 @@ import numpy as np
 
 from pysnn import registry
 from pysnn.connectivity import Connectivity, Sparse
-from pysnn.errors import ConfigError, checked_array, narrowing, positive_int, real_number, shown
+from pysnn.errors import ConfigError, checked_array, flag, narrowing, positive_int, real_number, shown
 from pysnn.learning import Learning, Trace
 from pysnn.plugin import (
     DEFAULT_PORT,
@@ -247,8 +247,7 @@ class Network:
         only their output spike is removed, so their traces, projections, learning rules and
         spike monitors see no spike.
         """
-        if not isinstance(one_spike, (bool, np.bool_)):
-            raise ConfigError(f"population {name!r}: one_spike must be True or False, got {shown(one_spike)}")
+        flag(one_spike, f"population {name!r}: one_spike")
         pop = self._add(name, n, model, params, init, False, _traces(name, trace, traces), reductions)
         if one_spike:
             pop = self.populations[name] = dataclasses.replace(pop, one_spike=True)

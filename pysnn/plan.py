@@ -17,7 +17,7 @@ import numpy as np
 from pysnn import kernel_math as km
 from pysnn import registry, rng
 from pysnn.connectivity import Connectivity
-from pysnn.errors import ConfigError, PluginError, shown
+from pysnn.errors import ConfigError, PluginError, flag
 from pysnn.kernel_source import bind_kernel
 from pysnn.learning import Learning, Trace
 from pysnn.network import Monitor, Network
@@ -181,8 +181,7 @@ def build_plan(network: Network, dtype: str, seed: int, check_finite: bool = Tru
     dtype = _float_dtype(dtype)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
         raise ConfigError(f"seed must be an integer in [0, 2**64), got {seed!r}")
-    if not isinstance(check_finite, (bool, np.bool_)):
-        raise ConfigError(f"check_finite must be True or False, got {shown(check_finite)}")
+    flag(check_finite, "check_finite")
     if not network.populations:
         raise ConfigError("the network has no populations; add some with add_population/add_input")
     network.check(dtype)

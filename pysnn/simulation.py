@@ -16,6 +16,7 @@ from pysnn.errors import (
     as_array,
     cast_values,
     checked_array,
+    flag,
     positive_int,
     real_number,
     shown,
@@ -193,9 +194,7 @@ class Simulation:
         batch = self._check_batch_size(inputs, ids, held)
         prepared = {name: self._prepare_input(self.plan.population(name), array) for name, array in inputs.items()}
         ids = np.arange(batch, dtype=np.uint64) if ids is None else ids
-        for name, flag in (("learning", learning), ("deferred", deferred)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise ConfigError(f"{name} must be True or False, got {shown(flag)}")
+        flag(learning, "learning"), flag(deferred, "deferred")
         return steps, prepared, ids, self._check_reward(reward, steps, batch, bool(learning))
 
     def _run(
@@ -379,8 +378,7 @@ class Simulation:
 
     def _read(self, key: StateKey, device: Any) -> Any:
         """A copy of the state array ``key``: NumPy's, or with ``device`` the backend's device array."""
-        if not isinstance(device, (bool, np.bool_)):
-            raise ConfigError(f"device must be True or False, got {shown(device)}")
+        flag(device, "device")
         return self._engine.device_read(key) if device else self._engine.read(key)
 
     def _checked_array(self, value: Any, key: StateKey, what: str) -> np.ndarray:

@@ -34,7 +34,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from pysnn import Dense, Learning, Network, SpikeEvents, Trace
-from pysnn.errors import ConfigError, positive_int, real_number, shown
+from pysnn.errors import ConfigError, flag, positive_int, real_number, shown
 from pysnn.experiments.readout import UNASSIGNED, all_activity, assign_labels, proportion_weighting
 from pysnn.progress import progress_bar
 
@@ -200,9 +200,7 @@ class Trainer:
         self.nu_post = real_number(nu_post, "nu_post", "a finite number")
         self.network = diehl_cook_network(n_neurons, reduction, self.seed, one_spike=one_spike, nu=(self.nu_pre, self.nu_post))
         self.one_spike = bool(one_spike)
-        if not isinstance(deferred, (bool, np.bool_)):
-            raise ConfigError(f"deferred must be True or False, got {shown(deferred)}")
-        self.deferred = bool(deferred)
+        self.deferred = flag(deferred, "deferred")
         self.n_neurons = int(n_neurons)
         self.sim = self.network.compile(backend=backend, seed=self.seed)
         self.assignments = np.full(self.n_neurons, UNASSIGNED, dtype=np.int64)
