@@ -126,6 +126,16 @@ def overhead(client) -> dict:
     return {"round_trip_s": round_trip, "pipelined_per_task_s": per_task}
 
 
+def environment(args, **more) -> dict:
+    """The machine, the versions and the run's settings (``more``), as a benchmark records them."""
+    import dask
+    import numba
+
+    return {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
+            "numpy": np.__version__, "numba": numba.__version__, "dask": dask.__version__,
+            "workers": args.workers, "backend": args.backend, **more}
+
+
 def model_line(name: str, serial: float, tasks: int, overhead: float, compute: float) -> str:
     """T(N) = S + k * o + ceil(k / N) * t for N = 1, 2, 10, 100."""
     times = {n: serial + tasks * overhead + math.ceil(tasks / n) * compute for n in (1, 2, 10, 100)}
@@ -146,18 +156,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    import dask
-    import numba
-
     from pysnn.distributed import cluster
 
     with cluster(args.workers) as client:
         costs = overhead(client)
         conv = conversion(args, client)
         swept = sweep_points(args, client)
-    env = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
-           "numpy": np.__version__, "numba": numba.__version__, "dask": dask.__version__,
-           "workers": args.workers, "backend": args.backend}
+    env = environment(args)
     print(f"{env}\n")
     print(f"| | one process, 1 thread s | one process, {os.cpu_count()} threads s | cluster of {args.workers} s |")
     print("|---|---:|---:|---:|")

@@ -32,21 +32,11 @@ import argparse
 import json
 import os
 import pickle
-import platform
-import time
 from pathlib import Path
 
 import numpy as np
 
-
-def timed(func, *args, **kwargs):
-    begin = time.perf_counter()
-    result = func(*args, **kwargs)
-    return result, time.perf_counter() - begin
-
-
-def noop(x):
-    return x
+from dask_scaleout import environment, overhead, timed  # the Dask benchmark beside this one
 
 
 def best(func, repeats: int = 5) -> float:
@@ -133,7 +123,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    import dask
     import numba
 
     from pysnn.distributed import cluster
@@ -141,12 +130,9 @@ def main() -> None:
     numba.set_num_threads(1)
     batches = presentations(args)
     with cluster(args.workers, say=lambda message: None) as client:
-        client.submit(noop, 0, pure=False).result()
-        round_trip_s = best(lambda: client.submit(noop, 0, pure=False).result(), 20)
+        round_trip_s = overhead(client)["round_trip_s"]
         rows = [one_reduction(args, client, reduction, batches) for reduction in ("sum", "max")]
-    env = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
-           "numpy": np.__version__, "numba": numba.__version__, "dask": dask.__version__,
-           "workers": args.workers, "backend": args.backend, "batch": args.batch, "steps": args.steps}
+    env = environment(args, batch=args.batch, steps=args.steps)
     print(f"{env}\n")
     print(f"| reduction | one process s / presentation | {args.workers} workers s / presentation | a part's compute s | "
           "scatter state ms | task round trip ms | terms per part MB | gather terms ms | combine + apply ms | "
