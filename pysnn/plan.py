@@ -154,6 +154,9 @@ class Plan:
     def population(self, name: str) -> PopulationPlan:
         return next(p for p in self.populations if p.name == name)
 
+    def projection(self, name: str) -> ProjectionPlan:
+        return next(p for p in self.projections if p.name == name)
+
     @property
     def learns(self) -> bool:
         """True if some shared state (weights included) changes while learning is on."""

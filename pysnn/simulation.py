@@ -271,7 +271,7 @@ class Simulation:
         78.4, after each presentation). Targets whose weights sum to 0 are left unchanged."""
         key = self._weights_key(projection)
         target = real_number(total, "normalize_weights total", "a finite number", self.dtype)
-        proj = next(p for p in self.plan.projections if p.name == projection)
+        proj = self.plan.projection(projection)
         w = self._engine.read(key)
         with np.errstate(all="ignore"):
             if proj.kind == "dense":
@@ -343,7 +343,7 @@ class Simulation:
             else:
                 key = (TraceKey if variable in self._traces[owner] else NeuronKey)(owner, variable)
         elif isinstance(owner, str) and owner in (p.name for p in self.plan.projections):
-            proj = next(p for p in self.plan.projections if p.name == owner)
+            proj = self.plan.projection(owner)
             learned = proj.learning is not None and variable in proj.learning.rule.spec.state
             key = (RuleKey if learned else SynapseKey)(owner, variable)
         else:
@@ -366,7 +366,7 @@ class Simulation:
         for pop in self.plan.populations:
             if pop.name == owner:
                 return (*pop.plugin.spec.per_sample_state, "output", *(t.name for t in pop.traces))
-        proj = next(p for p in self.plan.projections if p.name == owner)
+        proj = self.plan.projection(owner)
         rule_state = tuple(proj.learning.rule.spec.state) if proj.learning else ()
         return (*proj.synapse.spec.state, *rule_state)
 

@@ -192,7 +192,7 @@ class _Generator(RunGenerator):
                             with code.block("for _ in range(steps):"):
                                 self._update_shared_element(code, pop)
                         for var, key in zip(pop.reductions, keys):
-                            array, total = self.state_array(pop, var), self.work_total(f"p{pop.index}_total_{var}", key)
+                            array, total = self.state_array(pop, var), self.work_total(key)
                             code.line(f"{array}[j] = {self.add(f'{array}[j]', f'{total}[j]')}", *self.check(key, f"{array}[j]"))
                 for learning in self.learning:
                     learning.finish_deferred(code)
@@ -330,12 +330,13 @@ class _Generator(RunGenerator):
         """The per-sample changes of a shared variable, (batch, n)."""
         return self.scratch(f"p{pop.index}_d_{var}", ("batch", ("neurons", pop.index)))
 
-    def work_total(self, name: str, key: TermsKey) -> str:
+    def work_total(self, key: TermsKey) -> str:
+        """A zeroed work array of the run (``Scratch``), one value per neuron or synapse."""
         if isinstance(key, NeuronKey):
             dim = ("neurons", self.plan.population(key.owner).index)
         else:
-            dim = ("synapses", next(p.index for p in self.plan.projections if p.name == key.projection))
-        return self.scratch(name, (dim,), zeroed=True)
+            dim = ("synapses", self.plan.projection(key.projection).index)
+        return self.scratch(self.total_name(key), (dim,), zeroed=True)
 
     def reduce(self, code: Code, pop: PopulationPlan, var: str) -> None:
         """Reduce the batch's changes of a shared variable per neuron over the grid (fold in
@@ -349,7 +350,7 @@ class _Generator(RunGenerator):
             else:
                 self.fold_batch(code, prefix, reduction, f"{changes}[b, j]")
             if self.deferred:
-                code.line(self.add_to_total(NeuronKey(pop.name, var), f"p{i}_total_{var}", reduction, "j", "value"))
+                code.line(self.add_to_total(NeuronKey(pop.name, var), reduction, "j", "value"))
             else:
                 array = self.state_array(pop, var)
                 code.line(f"{array}[j] = {self.add(f'{array}[j]', 'value')}")

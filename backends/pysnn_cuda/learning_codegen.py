@@ -16,7 +16,6 @@ those of the Numba CPU generator; only the loops differ.
 
 from __future__ import annotations
 
-from pysnn.learning_terms import TermKey
 from pysnn.lowering import finishes
 from pysnn.plan import ProjectionPlan
 from pysnn.state_keys import WeightsKey
@@ -148,5 +147,5 @@ class LearningCode(CPULearningCode):
             with code.block(f"for s in range(rank, {self.w}.size, ranks):"):
                 self._locate(code)
                 weight = f"{self.w}[{self.synapse}]"
-                terms = {t: f"{self.g.work_total(f'l{self.k}_total_{t}', TermKey(self.proj.name, t))}[s]" for t in self.terms}
+                terms = {t: f"{self.work_total(t)}[s]" for t in self.terms}
                 code.line(*self.store_weight(weight, self.new_weight(weight, terms, "steps")))

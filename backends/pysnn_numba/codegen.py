@@ -119,7 +119,7 @@ class _Generator(RunGenerator):
             for var in pop.reductions:
                 code.line(f"p{pop.index}_d_{var} = np.empty((batch, {self.size(pop.index)}), REAL)")
                 if self.deferred and not self.hands_back:
-                    code.line(f"p{pop.index}_total_{var} = np.zeros({self.size(pop.index)}, REAL)")
+                    code.line(f"{self.work_total(NeuronKey(pop.name, var))} = np.zeros({self.size(pop.index)}, REAL)")
         for learning in self.learning:
             learning.allocate(code)
         for i in self.listed:
@@ -161,7 +161,7 @@ class _Generator(RunGenerator):
                     for var in pop.reductions:
                         key, array = NeuronKey(pop.name, var), f"p{pop.index}_{var}"
                         with self.checking(code, [key], end=True), self.each_neuron(code, pop):
-                            code.line(f"{array}[j] = {array}[j] + p{pop.index}_total_{var}[j]", *self.check(key, f"{array}[j]"))
+                            code.line(f"{array}[j] = {array}[j] + {self.work_total(key)}[j]", *self.check(key, f"{array}[j]"))
                 for learning in self.learning:
                     learning.finish_deferred(code)
         return code
@@ -306,7 +306,7 @@ class _Generator(RunGenerator):
             else:
                 self.fold_batch(code, prefix, reduction, f"p{i}_d_{var}[b, j]")
             if self.deferred:
-                code.line(self.add_to_total(NeuronKey(pop.name, var), f"p{i}_total_{var}", reduction, "j", "value"))
+                code.line(self.add_to_total(NeuronKey(pop.name, var), reduction, "j", "value"))
             else:
                 code.line(f"{prefix}[j] = {prefix}[j] + value")
             for key in checked:

@@ -153,8 +153,11 @@ class LearningCode(ABC):
     def add_to_total(self, term: str, index: str) -> str:
         """The statement that adds ``<term>_value`` to the deferred total of ``term`` at synapse
         ``index`` (``RunGenerator.add_to_total``)."""
-        key, name = TermKey(self.proj.name, term), f"l{self.k}_total_{term}"
-        return self.g.add_to_total(key, name, self.reduction, index, f"{term}_value")
+        return self.g.add_to_total(TermKey(self.proj.name, term), self.reduction, index, f"{term}_value")
+
+    def work_total(self, term: str) -> str:
+        """The work array of a deferred run's total of ``term`` (``RunGenerator.work_total``)."""
+        return self.g.work_total(TermKey(self.proj.name, term))
 
     def identity(self) -> str:
         return f"REAL({literal(self.reduction.spec.cls.identity)})"
@@ -262,7 +265,7 @@ class DenseLearning(LearningCode):
             shape = f"({self.n_post}, {self.n_pre})" if term == "post" else rows
             code.line(f"l{k}_{term} = np.empty({shape}, REAL)")
             if self.g.deferred and not self.g.hands_back:
-                code.line(f"l{k}_total_{term} = np.zeros({rows}, REAL)")
+                code.line(f"{self.work_total(term)} = np.zeros({rows}, REAL)")
         if "post" in self.terms:
             code.line(
                 f"l{k}_post_rows = np.empty({rows}, REAL)",
@@ -375,7 +378,7 @@ class DenseLearning(LearningCode):
 
     def finish_deferred(self, code: Code) -> None:
         """End of a deferred run: every synapse takes ``apply`` with the summed terms."""
-        terms = {t: f"l{self.k}_total_{t}[ip, jq]" for t in self.terms}
+        terms = {t: f"{self.work_total(t)}[ip, jq]" for t in self.terms}
         weight = f"{self.w}[ip, jq]"
         rows = f"for ip in numba.prange({self.n_pre}):"
         with self.g.checked_prange(code, rows, [WeightsKey(self.proj.name)], end=True):
@@ -402,7 +405,7 @@ class SparseLearning(LearningCode):
         for term in self.terms:
             code.line(f"l{k}_{term} = np.empty({self.w}.size, REAL)")
             if self.g.deferred and not self.g.hands_back:
-                code.line(f"l{k}_total_{term} = np.zeros({self.w}.size, REAL)")
+                code.line(f"{self.work_total(term)} = np.zeros({self.w}.size, REAL)")
         code.line(f"l{k}_row_applied = np.zeros({self.n_pre}, np.bool_)")
         if "pre" in self.terms:
             code.line(f"l{k}_pre_hit = np.zeros({self.n_pre}, np.bool_)")
@@ -457,7 +460,7 @@ class SparseLearning(LearningCode):
 
     def finish_deferred(self, code: Code) -> None:
         """End of a deferred run: every synapse takes ``apply`` with the summed terms."""
-        terms = {t: f"l{self.k}_total_{t}[syn]" for t in self.terms}
+        terms = {t: f"{self.work_total(t)}[syn]" for t in self.terms}
         weight = f"{self.w}[syn]"
         rows = f"for ip in numba.prange({self.n_pre}):"
         with self.g.checked_prange(code, rows, [WeightsKey(self.proj.name)], end=True):

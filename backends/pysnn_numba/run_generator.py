@@ -217,24 +217,30 @@ class RunGenerator(ABC):
         a run is one part of it)."""
         return self.arg("fold_count", FoldCount())
 
-    def add_to_total(self, key: TermsKey, name: str, reduction: BoundPlugin, index: str, value: str) -> str:
+    def add_to_total(self, key: TermsKey, reduction: BoundPlugin, index: str, value: str) -> str:
         """The statement that adds this step's reduced ``value`` to ``key``'s deferred total at
-        ``index``: in the work array ``name`` (``work_total``), or, in a run that hands its terms
-        back, in the argument it fills, where a reduction kept per step
-        (``learning_terms.kept_per_step``) stores it as step ``t``'s row instead, as it is
-        (-0.0 included)."""
+        ``index``: in its work array (``work_total``), or, in a run that hands its terms back, in
+        the argument it fills, where a reduction kept per step (``learning_terms.kept_per_step``)
+        stores it as step ``t``'s row instead, as it is (-0.0 included)."""
         if self.hands_back:
             per_step = kept_per_step(reduction)
-            array = self.arg(name, TermsBuffer(key, per_step, self.flat_terms))
+            array = self.arg(self.total_name(key), TermsBuffer(key, per_step, self.flat_terms))
             if per_step:
                 return f"{array}[t, {index}] = {value}"
         else:
-            array = self.work_total(name, key)
+            array = self.work_total(key)
         return f"{array}[{index}] = {self.add(f'{array}[{index}]', value)}"
 
-    def work_total(self, name: str, key: TermsKey) -> str:
-        """The work array ``name`` of a deferred run's total of ``key`` (zeroed at the start)."""
-        return name
+    def total_name(self, key: TermsKey) -> str:
+        """The name of ``key``'s deferred total in the generated code."""
+        if isinstance(key, NeuronKey):
+            return f"p{self.plan.population(key.owner).index}_total_{key.variable}"
+        return f"l{self.plan.projection(key.projection).index}_total_{key.term}"
+
+    def work_total(self, key: TermsKey) -> str:
+        """The work array of a deferred run's total of ``key``, zeroed at the start (here: a
+        local that the run function allocates)."""
+        return self.total_name(key)
 
     def learning_phase(self, code: Code) -> None:
         """After the samples' step while learning: shared neuron variables take their reduced

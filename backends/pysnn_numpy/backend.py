@@ -132,7 +132,7 @@ class NumpyBackend(Backend):
                         self._trace(pop, trace, state)
                 if args.learning:
                     reward = None if args.reward is None else (args.reward[t] if args.reward.ndim == 2 else args.reward)
-                    self._learn(state, changes, reward, dt, batch, args.fold_count, None if terms is None else (t, terms))
+                    self._learn(state, changes, reward, dt, batch, args.fold_count, t, terms)
                 self._record(args, state, t)
                 if not _finite(state, per_sample + (shared if every_step else [])):
                     stops[batch] = t  # every sample stops at this step
@@ -224,27 +224,27 @@ class NumpyBackend(Backend):
 
     # -- learning ---------------------------------------------------------------------------------
 
-    def _learn(self, state, changes, reward, dt, batch, count: int, deferred: tuple[int, LearningTerms] | None) -> None:
-        """Reduce this step's changes of shared state (``finish`` with ``count``); apply them
-        now, or (``deferred``: step ``t`` of a deferred run) hand them to its terms."""
+    def _learn(self, state, changes, reward, dt, batch, count: int, t: int, terms: LearningTerms | None) -> None:
+        """Reduce step ``t``'s changes of shared state (``finish`` with ``count``); apply them
+        now, or hand them to a deferred run's ``terms``."""
         dtype = self.plan.dtype
         for pop in self.plan.populations:
             for var, reduction in pop.reductions.items():
                 reduced = reduce_batch(reduction, changes[pop.name][var], count)
                 key = NeuronKey(pop.name, var)
-                if deferred is None:
+                if terms is None:
                     state[key] = (state[key] + reduced).astype(dtype)
                 else:
-                    deferred[1].take(key, deferred[0], reduced)
+                    terms.take(key, t, reduced)
         for proj in self.plan.projections:
             if proj.learning is None:
                 continue
-            terms, touched = self._terms(proj, state, reward, dt, batch, count)
-            if deferred is None:
-                self._apply(proj, state, terms, touched, dt)
+            reduced, touched = self._terms(proj, state, reward, dt, batch, count)
+            if terms is None:
+                self._apply(proj, state, reduced, touched, dt)
             else:
-                for name, value in terms.items():
-                    deferred[1].take(TermKey(proj.name, name), deferred[0], value)
+                for name, value in reduced.items():
+                    terms.take(TermKey(proj.name, name), t, value)
 
     def _terms(self, proj: ProjectionPlan, state, reward, dt, batch, count) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The batch-reduced terms of a projection's rule (0 where no sample had the event), and
