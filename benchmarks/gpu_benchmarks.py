@@ -1,6 +1,7 @@
 """The GPU backends (numba-cuda, cupy) on a real GPU: the paper's experiment 1 for both side by
 side, bit-identity with NumPy on the same runs, per-step analog inputs given on the host or
-already on the GPU, and the time to the first step (benchmarks/gpu_checks.sh runs it).
+already on the GPU, numba-cuda's choice of block size against a fixed one, and the time to the
+first step (benchmarks/gpu_checks.sh runs it).
 
     python benchmarks/gpu_benchmarks.py OUT_DIR [--smoke] [--backends numba-cuda,cupy]
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from pysnn import Dense, Network, cuda_support, registry
-from pysnn.experiments.scaling import TABLE_HEADER, input_rates, scaling, scaling_network, table_row
+from pysnn.experiments.scaling import TABLE_HEADER, input_rates, scaling, scaling_network, table_row, time_runs
 
 TARGETS = {  # (backend, learning, n_out, batch) -> seconds per 1000 steps (issue 9)
     ("numba-cuda", False, 1000, 1): 0.002,
@@ -82,6 +83,22 @@ def cupy_ratios(rows: list[dict]) -> list[dict]:
             print(f"cupy / numba-cuda, learning={stdp}, n_out {n_out}, batch {batch}: {ratio:.2f} "
                   f"(target <= {CUPY_RATIO})", flush=True)
     return ratios
+
+
+def block_sizes() -> list[dict]:
+    """numba-cuda's experiment 1 without learning, with the block size ``block_size`` chooses
+    per batch and with 128 threads per block always, side by side."""
+    from pysnn_cuda.backend import BLOCK_SIZES
+
+    rows = []
+    sim = scaling_network(SIZE).compile(backend="numba-cuda")
+    for batch in (1, 4) if SMOKE else (1, 64, 1024):
+        for sizes in (BLOCK_SIZES, BLOCK_SIZES[-1:]):
+            sim._engine.block_sizes = sizes  # the backend's own choice, narrowed
+            seconds, _ = time_runs(sim, input_rates(batch), STEPS, repeats=3)
+            rows.append({"batch": batch, "block_sizes": sizes, "seconds": seconds})
+            print(f"numba-cuda, batch {batch}, blocks of {'/'.join(map(str, sizes))} threads: {seconds * 1000:.2f} ms", flush=True)
+    return rows
 
 
 def identical_to_numpy() -> list[dict]:
@@ -149,11 +166,13 @@ def main() -> int:
     results = {"first_step": first_step(), "identical": identical_to_numpy(), "timings": timings()}
     results["cupy_ratios"] = cupy_ratios(results["timings"])
     results["analog_inputs"] = analog_inputs()
+    results["block_sizes"] = block_sizes() if "numba-cuda" in GPU_BACKENDS else []
     title = f"## {', '.join(GPU_BACKENDS)}, experiment 1 (best of 3 runs of {STEPS} steps)"
     lines = [title, "", TABLE_HEADER, *(r["row"] for r in results["timings"])]
     lines += ["", "Targets (s per 1000 steps): " + ", ".join(f"{k}: {v}" for k, v in TARGETS.items()), ""]
     lines += [f"- cupy / numba-cuda (target <= {CUPY_RATIO}): {r}" for r in results["cupy_ratios"]]
     lines += [f"- per-step analog input: {r}" for r in results["analog_inputs"]]
+    lines += [f"- block size: {r}" for r in results["block_sizes"]]
     lines += [f"- identical to numpy: {c}" for c in results["identical"]]
     lines += [f"- time to first step: {results['first_step']}", f"- benchmark wall-clock {time.perf_counter() - started:.0f} s"]
     (out / "gpu-benchmarks.md").write_text("\n".join(lines) + "\n")

@@ -94,3 +94,50 @@ def test_learning_with_more_samples_than_blocks_equals_numpy():
     assert not np.array_equal(results["numpy"][2], np.full((4, 3), 20.0))  # it learned
     assert (results["numpy"][1] == results["numpy"][1][0]).all()  # frozen theta, every record
 
+
+
+def test_spike_lists_of_sources_smaller_than_larger_than_and_not_a_multiple_of_the_block():
+    """The block lists a source's spikes with a scan over its threads (4 on the simulator):
+    sources of 1, 6 and 9 neurons leave threads without neurons or with runs of 2 and 3; steps
+    without spikes, with all of them and with some, inference and learning, equal NumPy's."""
+    rng = np.random.default_rng(3)
+    sizes = {"a": 1, "b": 6, "c": 9}
+    trains = {name: rng.random((6, 3, n)) < 0.5 for name, n in sizes.items()}
+    weights = {name: rng.uniform(0.0, 2.0, (n, 5)) for name, n in sizes.items()}
+    for train in trains.values():
+        train[1], train[2] = False, True
+    results = {}
+    for backend in ("numpy", "numba-cuda"):
+        net = Network()
+        net.add_population("y", 5, model="lif", trace=Trace(20.0))
+        for name, n in sizes.items():
+            net.add_input(name, n, encoder="spikes", trace=Trace(20.0))
+            rule = Learning("postpre", {"nu_pre": 0.1, "nu_post": 0.2}, "sum") if name == "c" else None
+            net.connect(name, "y", Dense(weights[name]), learning=rule)
+        net.monitor("y", "v")
+        sim = net.compile(backend=backend)
+        results[backend] = [sim.run(inputs=trains, learning=learning).state("y", "v") for learning in (False, True)]
+        results[backend].append(sim.weights("c->y"))
+    for numpy_array, cuda_array in zip(*results.values()):
+        assert numpy_array.tobytes() == cuda_array.tobytes()
+    assert np.ptp(results["numpy"][0]) > 0  # the inputs move the voltages
+
+
+def test_block_size_is_the_largest_that_keeps_every_sample_resident():
+    """Experiment 1's 1000 neurons on a GPU of 132 multiprocessors, each holding 2048 threads,
+    or 1024 where the kernel's registers allow no more."""
+    from pysnn_cuda.backend import block_size
+
+    def resident(threads: int, per_sm: int = 2048) -> int:
+        return 132 * (per_sm // threads)
+
+    assert block_size(resident, 1, 1000) == 1024
+    assert block_size(resident, 264, 1000) == 1024
+    assert block_size(resident, 265, 1000) == 512
+    assert block_size(resident, 1024, 1000) == 256
+    assert block_size(resident, 4096, 1000) == 128  # samples take turns
+    assert block_size(lambda t: resident(t, 1024), 1, 1000) == 1024
+    assert block_size(lambda t: resident(t, 768), 1, 1000) == 512  # 1024-thread blocks do not fit
+    assert block_size(resident, 1, 100) == 128  # one thread per neuron already
+    assert block_size(resident, 1, 300) == 512
+    assert block_size(resident, 1, 1000, sizes=(128,)) == 128

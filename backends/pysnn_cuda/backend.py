@@ -3,12 +3,11 @@ the GPU (or on Numba's CUDA simulator)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import warnings
 from types import FunctionType, ModuleType
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -39,8 +38,9 @@ from pysnn_cuda.codegen import Scratch, generate
 from pysnn_numba.backend import SHOW_CODE_ENV
 from pysnn_numba.run_generator import Arg
 
-THREADS = 128
-"""Threads per block on a GPU: a sample's neurons are shared out among them."""
+BLOCK_SIZES = (1024, 512, 256, 128)
+"""Threads per block on a GPU, the most first (``block_size`` chooses): a sample's neurons are
+shared out among them."""
 MAX_BLOCKS = 65535
 """Blocks of an inference run at most (samples beyond take turns)."""
 SIMULATED_THREADS, SIMULATED_BLOCKS = 4, 2
@@ -64,6 +64,8 @@ class NumbaCUDABackend(Backend):
     """
 
     name = "numba-cuda"
+    block_sizes = BLOCK_SIZES
+    """The sizes of block ``block_size`` chooses from (a benchmark may narrow them)."""
 
     @classmethod
     def unavailable(cls) -> str | None:
@@ -156,32 +158,26 @@ class NumbaCUDABackend(Backend):
         reward_ndim = 0 if args.reward is None else args.reward.ndim
         module, specs = self.compiled(timed, reward_ndim, coupled and args.deferred, coupled and args.terms is not None)
         kernel = module.run_coupled if coupled else module.run_independent
-        simulated = cuda_support.simulated()
-        threads = SIMULATED_THREADS if simulated else THREADS
-        blocks = min(args.sample_ids.size, SIMULATED_BLOCKS if simulated else MAX_BLOCKS)
-        if coupled:  # a cooperative launch; the simulator's grid barrier holds for one block only
-            blocks = 1 if simulated else None
         nonfinite = None
         try:
             with warnings.catch_warnings():
                 # the simulator runs on NumPy scalars, whose wrapping integer arithmetic (the
                 # counter-based RNG) and IEEE results (inf, NaN) warn; compiled code is silent
                 warnings.filterwarnings("ignore", "(overflow|divide by zero|invalid value) encountered", RuntimeWarning)
-                device = [self._argument(spec, state, args, (blocks or 1) * threads) for spec in specs]
                 kind = "learning" if coupled else "inference"
-                compiles = not getattr(kernel, "overloads", True)  # the simulator compiles nothing
                 notice = f"the {kind} run kernel of this network for numba-cuda, {self.plan.dtype.name}"
-                with compile_notice(notice) if compiles else contextlib.nullcontext():
-                    if blocks is None:  # as many blocks as the GPU holds at once; a sort row per thread
-                        blocks = kernel.specialize(*device).max_cooperative_grid_blocks(threads)
-                        device = [
-                            self._scratch(s.ref, args.sample_ids.size, blocks * threads)
-                            if isinstance(s.ref, Scratch) and "threads" in s.ref.dims
-                            else d
-                            for s, d in zip(specs, device)
-                        ]
-                    kernel[blocks, threads, self._stream()](*device)
-                    cuda.synchronize()
+                # the work arrays sized by the grid's threads follow the launch's shape
+                device = [self._argument(spec, state, args, 1) for spec in specs]
+                with compile_notice(notice):
+                    blocks, threads = self._launch_shape(kernel, device, args.sample_ids.size, coupled)
+                device = [
+                    self._scratch(s.ref, args.sample_ids.size, blocks * threads)
+                    if isinstance(s.ref, Scratch) and "threads" in s.ref.dims
+                    else d
+                    for s, d in zip(specs, device)
+                ]
+                kernel[blocks, threads, self._stream()](*device)
+                cuda.synchronize()
                 for spec, array in zip(specs, device):
                     if isinstance(spec.ref, Record):
                         self._to_host(array, args.records[self.plan.monitors[spec.ref.monitor]])
@@ -196,6 +192,19 @@ class NumbaCUDABackend(Backend):
             ) from exc
         if nonfinite is not None:
             report_nonfinite(self.plan, nonfinite, lambda key: self._to_host(state[key]), args)
+
+    def _launch_shape(self, kernel, device: list, batch: int, coupled: bool) -> tuple[int, int]:
+        """Blocks and threads per block of a launch of ``kernel`` (compiled here, or loaded
+        from the cache) with the arguments ``device`` for ``batch`` samples: a learning run is
+        cooperative, with as many blocks as the GPU holds at once; an inference run has a block
+        per sample, up to ``MAX_BLOCKS``; ``block_size`` chooses their size. On the simulator, a
+        few threads and blocks, each a Python thread (its grid barrier holds for one block only)."""
+        if cuda_support.simulated():
+            return (1 if coupled else min(batch, SIMULATED_BLOCKS)), SIMULATED_THREADS
+        resident = kernel.compile(tuple(kernel.typeof_pyval(a) for a in device)).max_cooperative_grid_blocks
+        neurons = max(pop.n for pop in self.plan.populations)
+        threads = block_size(resident, batch, neurons, self.block_sizes)
+        return (resident(threads) if coupled else min(batch, MAX_BLOCKS)), threads
 
     def _argument(self, spec: Arg, state: dict[StateKey, object], args: RunArgs, grid_threads: int):
         """The value of a kernel argument for this run: the device state as it is, a work
@@ -225,3 +234,14 @@ class NumbaCUDABackend(Backend):
         if kind == "neurons":
             return self.plan.populations[index].n
         return self.plan.projections[index].arrays["weights"].size
+
+
+def block_size(resident: Callable[[int], int], batch: int, neurons: int, sizes: Sequence[int] = BLOCK_SIZES) -> int:
+    """Threads per block for ``batch`` samples whose largest population has ``neurons``: the
+    largest of ``sizes`` with which the GPU holds every sample's block at once (``resident(t)``:
+    how many blocks of ``t`` threads it holds, 0 where the kernel's registers do not fit), and no
+    larger than the population needs; else the smallest. A sample's step is a chain of latencies
+    (memory, barriers) in its block: more threads share its neurons out, and cover the latencies
+    of more of them, as long as no sample has to wait for a block."""
+    fitting = [t for t in sizes if (t // 2 < neurons or t == min(sizes)) and batch <= resident(t)]
+    return max(fitting, default=min(sizes))

@@ -40,6 +40,9 @@ from pysnn.state_keys import NeuronKey, WeightsKey
 from pysnn_numba.emitter import Code
 from pysnn_numba.run_generator import Generated, RunGenerator, literal, unpack
 
+BLOCK_LIMIT = 1024
+"""Threads per block at most (CUDA's limit)."""
+
 Dim = Union[str, tuple[str, int]]
 """A size of a work array: "batch", "threads" (of the whole grid), ("neurons", population),
 ("synapses", projection)."""
@@ -67,6 +70,26 @@ def sort_row(values, row, n):
             values[row, k + 1] = values[row, k]
             k -= 1
         values[row, k + 1] = x
+'''
+
+LIST = '''
+
+@cuda.jit(device=True)
+def block_scan(scan, value, thread, width):
+    """The sum of ``value`` over the block's threads up to and including this one, for the
+    first ``width`` threads (the others' sums are partial), in log2(width) rounds through
+    ``scan`` (shared memory; Hillis and Steele). Every thread of the block calls it, and reads
+    only its own entry of ``scan`` afterwards."""
+    scan[thread] = value
+    cuda.syncthreads()
+    offset = 1
+    while offset < width:
+        earlier = scan[thread - offset] if thread >= offset else 0
+        cuda.syncthreads()
+        scan[thread] += earlier
+        cuda.syncthreads()
+        offset *= 2
+    return scan[thread]
 '''
 
 
@@ -130,7 +153,8 @@ class _Generator(RunGenerator):
         return "@cuda.jit(cache=True)"
 
     def helpers(self) -> list[str]:
-        return [SORT] if any(fold_mode(r) == "quantile" for r in self._reductions()) else []
+        sort = any(fold_mode(r) == "quantile" for r in self._reductions())
+        return [SORT] * sort + [LIST] * bool(self.listed)
 
     def _reductions(self):
         for pop in self.plan.populations:
@@ -143,7 +167,7 @@ class _Generator(RunGenerator):
     def independent(self) -> Code:
         """The body of ``run_independent``: each block runs its samples' steps."""
         code = Code(depth=1)
-        self._indices(code)
+        self._kernel_start(code)
         with code.block("for b in range(cuda.blockIdx.x, batch, cuda.gridDim.x):"):
             if self.listed:
                 self._list_all(code)
@@ -161,7 +185,7 @@ class _Generator(RunGenerator):
         """The body of ``run_coupled``: per step the samples, a grid-wide barrier, then the
         reductions of shared state over the grid."""
         code = Code(depth=1)
-        self._indices(code)
+        self._kernel_start(code)
         for pop in self.plan.populations:
             for var in pop.reductions:
                 self.shared_change(pop, var)
@@ -202,7 +226,8 @@ class _Generator(RunGenerator):
         """Over the grid: neuron ``j`` in the thread of rank ``j`` modulo the grid's size."""
         return code.block(f"for j in range(rank, {self.size(pop.index)}, ranks):")
 
-    def _indices(self, code: Code) -> None:
+    def _kernel_start(self, code: Code) -> None:
+        """The launch's sizes and this thread's place in them; the spike lists' scan buffer."""
         code.line(
             "batch = sample_ids.shape[0]",
             "thread = cuda.threadIdx.x",
@@ -210,6 +235,8 @@ class _Generator(RunGenerator):
             "rank = cuda.grid(1)",
             "ranks = cuda.gridsize(1)",
         )
+        if self.listed:
+            code.line(f"scan_ = cuda.shared.array({BLOCK_LIMIT}, np.int32)")
 
     def sample_step(self, code: Code, coupled: bool) -> None:
         """One step of sample ``b`` by its block: the propagation of delay-1 projections, the
@@ -264,20 +291,30 @@ class _Generator(RunGenerator):
     # -- pieces of a step ---------------------------------------------------------------------------
 
     def _list_all(self, code: Code) -> None:
-        """The block's first thread lists, in ascending order, the neurons of each listed
-        population that spiked in sample ``b``'s last step."""
-        if not self.listed:
-            return
-        with code.block("if thread == 0:"):
-            for i in self.listed:
-                output = self.output(self.plan.populations[i])
-                spikes = self.scratch(f"p{i}_spk", ("batch", ("neurons", i)), "int32")
-                count = self.scratch(f"p{i}_nspk", ("batch",), "int32")
-                code.line("n = 0")
-                with code.block(f"for i in range({output}.shape[1]):"):
-                    with code.block(f"if {output}[b, i]:"):
-                        code.line(f"{spikes}[b, n] = i", "n += 1")
-                code.line(f"{count}[b] = n")
+        """The block lists, in ascending order, the neurons of each listed population that
+        spiked in sample ``b``'s last step. Each thread counts the spikes among its own run of
+        consecutive neurons, a scan of the counts over the threads that hold neurons
+        (``block_scan``) gives it where its run's spikes go in the list, and it writes them
+        there. Every thread of the block calls it; the list is read after the next barrier."""
+        for i in self.listed:
+            output, n = self.output(self.plan.populations[i]), self.size(i)
+            spikes = self.scratch(f"p{i}_spk", ("batch", ("neurons", i)), "int32")
+            count = self.scratch(f"p{i}_nspk", ("batch",), "int32")
+            code.line(
+                f"run_ = ({n} + threads - 1) // threads",
+                f"holders_ = ({n} + run_ - 1) // run_",
+                f"first_ = min({n}, thread * run_)",
+                f"end_ = min({n}, first_ + run_)",
+                "at_ = 0",
+            )
+            with code.block("for i in range(first_, end_):"):
+                code.line(f"at_ += 1 if {output}[b, i] else 0")
+            code.line("listed_ = block_scan(scan_, at_, thread, holders_)", "at_ = listed_ - at_")
+            with code.block("for i in range(first_, end_):"):
+                with code.block(f"if {output}[b, i]:"):
+                    code.line(f"{spikes}[b, at_] = i", "at_ += 1")
+            with code.block("if thread == holders_ - 1:"):
+                code.line(f"{count}[b] = listed_")
 
     def propagate(self, code: Code, proj: ProjectionPlan, coupled: bool) -> None:
         """Each target ``j`` of the block's sample sums, in one thread, the output of its sources
