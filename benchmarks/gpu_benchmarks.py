@@ -1,7 +1,7 @@
 """The GPU backends (numba-cuda, cupy) on a real GPU: the paper's experiment 1 for both side by
 side, bit-identity with NumPy on the same runs, per-step analog inputs given on the host or
-already on the GPU, numba-cuda's choice of block size against a fixed one, and the time to the
-first step (benchmarks/gpu_checks.sh runs it).
+already on the GPU, numba-cuda's choice of block size against a fixed one, what a run costs
+besides its steps, and the time to the first step (benchmarks/gpu_checks.sh runs it).
 
     python benchmarks/gpu_benchmarks.py OUT_DIR [--smoke] [--backends numba-cuda,cupy]
 
@@ -101,6 +101,22 @@ def block_sizes() -> list[dict]:
     return rows
 
 
+def fixed_cost() -> list[dict]:
+    """What a run costs besides its steps (checks, copies, allocations, the launch), and what a
+    step costs: a run of one step of experiment 1 against one of ``STEPS``, per GPU backend."""
+    rows = []
+    for backend in GPU_BACKENDS:
+        sim = scaling_network(SIZE).compile(backend=backend)
+        for batch in (1, 4) if SMOKE else (1, 1024):
+            one, _ = time_runs(sim, input_rates(batch), 1, repeats=5)
+            full, _ = time_runs(sim, input_rates(batch), STEPS, repeats=3)
+            step = (full - one) / (STEPS - 1)
+            rows.append({"backend": backend, "batch": batch, "run_seconds": one, "step_seconds": step})
+            print(f"{backend}, batch {batch}: a run costs {one * 1e3:.3f} ms besides its steps, a step {step * 1e6:.2f} us",
+                  flush=True)
+    return rows
+
+
 def identical_to_numpy() -> list[dict]:
     """Spike counts, final state and learned weights of each GPU backend and numpy, bit for bit."""
     checks = []
@@ -167,12 +183,14 @@ def main() -> int:
     results["cupy_ratios"] = cupy_ratios(results["timings"])
     results["analog_inputs"] = analog_inputs()
     results["block_sizes"] = block_sizes() if "numba-cuda" in GPU_BACKENDS else []
+    results["fixed_cost"] = fixed_cost()
     title = f"## {', '.join(GPU_BACKENDS)}, experiment 1 (best of 3 runs of {STEPS} steps)"
     lines = [title, "", TABLE_HEADER, *(r["row"] for r in results["timings"])]
     lines += ["", "Targets (s per 1000 steps): " + ", ".join(f"{k}: {v}" for k, v in TARGETS.items()), ""]
     lines += [f"- cupy / numba-cuda (target <= {CUPY_RATIO}): {r}" for r in results["cupy_ratios"]]
     lines += [f"- per-step analog input: {r}" for r in results["analog_inputs"]]
     lines += [f"- block size: {r}" for r in results["block_sizes"]]
+    lines += [f"- a run besides its steps, and a step: {r}" for r in results["fixed_cost"]]
     lines += [f"- identical to numpy: {c}" for c in results["identical"]]
     lines += [f"- time to first step: {results['first_step']}", f"- benchmark wall-clock {time.perf_counter() - started:.0f} s"]
     (out / "gpu-benchmarks.md").write_text("\n".join(lines) + "\n")
