@@ -30,8 +30,8 @@ settings.load_profile("ci")
 @pytest.fixture(scope="session")
 def client():
     """A Client of one LocalCluster (2 worker processes on 127.0.0.1) for every Dask test
-    (tests/test_distributed.py, tests/test_data_parallel.py): its workers start and load compiled
-    code once. They share PYSNN_CACHE_DIR with this process and import test modules by name (they
+    (tests/test_distributed.py, tests/test_data_parallel.py) of this test process (with
+    pytest-xdist, of each worker that runs one): its workers start and load compiled code once. They share PYSNN_CACHE_DIR with this process and import test modules by name (they
     start with its sys.path)."""
     pytest.importorskip("distributed")
     from pysnn.distributed import cluster
