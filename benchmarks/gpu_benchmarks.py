@@ -1,7 +1,7 @@
 """The GPU backends (numba-cuda, cupy) on a real GPU: the paper's experiment 1 for both side by
 side, bit-identity with NumPy on the same runs, per-step analog inputs given on the host or
-already on the GPU, numba-cuda's choice of block size against a fixed one, what a run costs
-besides its steps, and the time to the first step (benchmarks/gpu_checks.sh runs it).
+already on the GPU, numba-cuda's launch bound and block size against alternatives, what a run
+costs besides its steps, and the time to the first step (benchmarks/gpu_checks.sh runs it).
 
     python benchmarks/gpu_benchmarks.py OUT_DIR [--smoke] [--backends numba-cuda,cupy]
 
@@ -85,19 +85,22 @@ def cupy_ratios(rows: list[dict]) -> list[dict]:
     return ratios
 
 
-def block_sizes() -> list[dict]:
-    """numba-cuda's experiment 1 without learning, with the block size ``block_size`` chooses
-    per batch and with 128 threads per block always, side by side."""
-    from pysnn_cuda.backend import BLOCK_SIZES
+def launch_shapes() -> list[dict]:
+    """numba-cuda's experiment 1 without learning, side by side: as it runs (kernels bound to
+    1024 threads per block, so 64 registers, and the block size ``block_size`` chooses per
+    batch), without the bound (the compiler's registers), and with 128 threads per block always."""
+    from pysnn_cuda.backend import BLOCK_SIZES, NumbaCUDABackend
 
     rows = []
     sim = scaling_network(SIZE).compile(backend="numba-cuda")
+    shapes = [(NumbaCUDABackend.launch_bound, BLOCK_SIZES), (None, BLOCK_SIZES), (NumbaCUDABackend.launch_bound, (128,))]
     for batch in (1, 4) if SMOKE else (1, 64, 1024):
-        for sizes in (BLOCK_SIZES, BLOCK_SIZES[-1:]):
-            sim._engine.block_sizes = sizes  # the backend's own choice, narrowed
+        for bound, sizes in shapes:
+            sim._engine.launch_bound, sim._engine.block_sizes = bound, sizes  # the backend's own choices
             seconds, _ = time_runs(sim, input_rates(batch), STEPS, repeats=3)
-            rows.append({"batch": batch, "block_sizes": sizes, "seconds": seconds})
-            print(f"numba-cuda, batch {batch}, blocks of {'/'.join(map(str, sizes))} threads: {seconds * 1000:.2f} ms", flush=True)
+            rows.append({"batch": batch, "launch_bound": bound, "block_sizes": sizes, "seconds": seconds})
+            print(f"numba-cuda, batch {batch}, launch bound {bound}, blocks of {'/'.join(map(str, sizes))} threads: "
+                  f"{seconds * 1000:.2f} ms", flush=True)
     return rows
 
 
@@ -182,14 +185,14 @@ def main() -> int:
     results = {"first_step": first_step(), "identical": identical_to_numpy(), "timings": timings()}
     results["cupy_ratios"] = cupy_ratios(results["timings"])
     results["analog_inputs"] = analog_inputs()
-    results["block_sizes"] = block_sizes() if "numba-cuda" in GPU_BACKENDS else []
+    results["launch_shapes"] = launch_shapes() if "numba-cuda" in GPU_BACKENDS else []
     results["fixed_cost"] = fixed_cost()
     title = f"## {', '.join(GPU_BACKENDS)}, experiment 1 (best of 3 runs of {STEPS} steps)"
     lines = [title, "", TABLE_HEADER, *(r["row"] for r in results["timings"])]
     lines += ["", "Targets (s per 1000 steps): " + ", ".join(f"{k}: {v}" for k, v in TARGETS.items()), ""]
     lines += [f"- cupy / numba-cuda (target <= {CUPY_RATIO}): {r}" for r in results["cupy_ratios"]]
     lines += [f"- per-step analog input: {r}" for r in results["analog_inputs"]]
-    lines += [f"- block size: {r}" for r in results["block_sizes"]]
+    lines += [f"- launch shape: {r}" for r in results["launch_shapes"]]
     lines += [f"- a run besides its steps, and a step: {r}" for r in results["fixed_cost"]]
     lines += [f"- identical to numpy: {c}" for c in results["identical"]]
     lines += [f"- time to first step: {results['first_step']}", f"- benchmark wall-clock {time.perf_counter() - started:.0f} s"]

@@ -66,6 +66,13 @@ class NumbaCUDABackend(Backend):
     name = "numba-cuda"
     block_sizes = BLOCK_SIZES
     """The sizes of block ``block_size`` chooses from (a benchmark may narrow them)."""
+    launch_bound: int | None = 1024
+    """The most threads per block the run kernels are compiled for, and launched with. 1024
+    caps a thread's registers at 64: without a bound, experiment 1's inference kernel takes 88
+    (ptxas for an H200), which rules blocks of 1024 threads out and halves the blocks of any
+    size held at once, for a few dozen bytes of spilled values (``benchmarks/gpu_registers.py``).
+    None: no bound, the registers the compiler chooses. A benchmark may set it; the simulator,
+    which has no registers, ignores it."""
 
     @classmethod
     def unavailable(cls) -> str | None:
@@ -78,7 +85,7 @@ class NumbaCUDABackend(Backend):
 
             kernel_math_jit.register_cuda()
         super().__init__(plan)
-        self._compiled: dict[tuple[frozenset[str], int, bool, bool], tuple[ModuleType, list[Arg]]] = {}
+        self._compiled: dict[tuple[frozenset[str], int, bool, bool, int | None], tuple[ModuleType, list[Arg]]] = {}
         self._constants: dict[Arg, object] = {}
         """Device copies of the plan's arrays (parameters, connectivity), made once."""
 
@@ -136,20 +143,24 @@ class NumbaCUDABackend(Backend):
         and a reward of ``reward_ndim`` dimensions (0: none or unused), for ``deferred``
         learning runs (``hands_back``: that hand their reduced changes back,
         ``Simulation.run_terms``) or the others."""
-        return generate(self.plan, timed_inputs, reward_ndim, deferred, hands_back).source
+        return generate(self.plan, timed_inputs, reward_ndim, deferred, hands_back, self._launch_bound()).source
 
     def compiled(
         self, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool, hands_back: bool = False
     ) -> tuple[ModuleType, list[Arg]]:
         """The generated module (memoised; see ``source``)."""
-        key = (timed_inputs, reward_ndim, deferred, hands_back)
+        key = (timed_inputs, reward_ndim, deferred, hands_back, self._launch_bound())
         if key not in self._compiled:
-            generated = generate(self.plan, timed_inputs, reward_ndim, deferred, hands_back)
+            generated = generate(self.plan, *key)
             module = import_generated(generated.source, "pysnn_cuda_run", "cuda")
             if os.environ.get(SHOW_CODE_ENV, "") not in ("", "0"):
                 print(f"pysnn: generated run module {module.__file__}", file=sys.stderr)
             self._compiled[key] = (module, generated.args)
         return self._compiled[key]
+
+    def _launch_bound(self) -> int | None:
+        """``launch_bound`` on a GPU; none on the simulator (its ``cuda.jit`` has no such option)."""
+        return None if cuda_support.simulated() else self.launch_bound
 
     def run(self, state: dict[StateKey, np.ndarray], args: RunArgs) -> None:
         cuda = self._cuda
@@ -203,7 +214,8 @@ class NumbaCUDABackend(Backend):
             return (1 if coupled else min(batch, SIMULATED_BLOCKS)), SIMULATED_THREADS
         resident = kernel.compile(tuple(kernel.typeof_pyval(a) for a in device)).max_cooperative_grid_blocks
         neurons = max(pop.n for pop in self.plan.populations)
-        threads = block_size(resident, batch, neurons, self.block_sizes)
+        sizes = [t for t in self.block_sizes if self.launch_bound is None or t <= self.launch_bound]
+        threads = block_size(resident, batch, neurons, sizes)
         return (resident(threads) if coupled else min(batch, MAX_BLOCKS)), threads
 
     def _argument(self, spec: Arg, state: dict[StateKey, object], args: RunArgs, grid_threads: int):

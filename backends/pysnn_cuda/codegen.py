@@ -94,13 +94,20 @@ def block_scan(scan, value, thread, width):
 
 
 def generate(
-    plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool = False, hands_back: bool = False
+    plan: Plan,
+    timed_inputs: frozenset[str],
+    reward_ndim: int,
+    deferred: bool = False,
+    hands_back: bool = False,
+    launch_bound: int | None = None,
 ) -> Generated:
     """The run module of ``plan``; inputs named in ``timed_inputs`` are given per step, the
     reward (if a rule reads it) has ``reward_ndim`` dimensions. ``deferred``: the module is for
     deferred learning runs (or the others) and holds the code of that kind of run only;
-    ``hands_back``: for deferred runs that hand their reduced changes back (``RunArgs.terms``)."""
-    return _Generator(plan, timed_inputs, reward_ndim, deferred, hands_back).module()
+    ``hands_back``: for deferred runs that hand their reduced changes back (``RunArgs.terms``).
+    ``launch_bound``: the most threads per block the kernels are compiled for (CUDA launch
+    bounds, which cap the registers of a thread: 64 for 1024); None: no bound."""
+    return _Generator(plan, timed_inputs, reward_ndim, deferred, hands_back, launch_bound).module()
 
 
 class _Generator(RunGenerator):
@@ -121,8 +128,11 @@ class _Generator(RunGenerator):
     device_decorator = "@cuda.jit(device=True)"
     flat_terms = True
 
-    def __init__(self, plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool, hands_back: bool) -> None:
+    def __init__(
+        self, plan: Plan, timed_inputs: frozenset[str], reward_ndim: int, deferred: bool, hands_back: bool, launch_bound: int | None
+    ) -> None:
         super().__init__(plan, timed_inputs, reward_ndim, deferred, hands_back)
+        self.launch_bound = launch_bound
         self.listed = sorted(
             {p.source for p in step_start(plan) if p.kind == "dense" and plan.populations[p.source].spiking}
         )
@@ -150,7 +160,8 @@ class _Generator(RunGenerator):
         return f"{array}[b, j]"
 
     def run_decorator(self) -> str:
-        return "@cuda.jit(cache=True)"
+        bound = "" if self.launch_bound is None else f", launch_bounds={self.launch_bound}"
+        return f"@cuda.jit(cache=True{bound})"
 
     def helpers(self) -> list[str]:
         sort = any(fold_mode(r) == "quantile" for r in self._reductions())

@@ -1,7 +1,8 @@
 """Compile the numba-cuda backend's code to PTX without a GPU: every installed plugin kernel bound
 for CUDA, and the generated run kernels of networks that use every standard model, synapse,
 connectivity, learning rule and reduction kind, in float32 and float64. Checks that each compiles
-and that its PTX holds no fused multiply-add (the arithmetic must round as NumPy's does).
+and that its PTX holds no fused multiply-add (the arithmetic must round as NumPy's does), and
+that a run kernel compiled with a launch bound carries it.
 
 tests/test_cuda_backend.py runs it in a fresh process without NUMBA_ENABLE_CUDASIM. numba-cuda
 asks the (absent) device for its compute capability when a kernel calls a device function; a
@@ -24,6 +25,7 @@ numba.cuda.dispatcher.get_current_device = lambda: types.SimpleNamespace(compute
 
 import pysnn  # noqa: E402
 from pysnn import Dense, Learning, Network, Sparse, Trace, kernel_math_jit, registry  # noqa: E402
+from pysnn.experiments.scaling import input_rates, scaling_network  # noqa: E402
 from pysnn.kernel_source import bind_kernel, import_generated  # noqa: E402
 from pysnn.lowering import resolve  # noqa: E402
 from pysnn_cuda.codegen import Scratch, generate  # noqa: E402
@@ -39,19 +41,24 @@ def plugin_kernels(dtype: str) -> int:
             for kernel in registry.load(kind, name).kernels.values():
                 bound = bind_kernel(kernel.function, np.dtype(dtype), "cuda")
                 arg_types = {"real": getattr(numba, dtype), "bool": numba.boolean, "uint64": numba.uint64}
-                failures += report(f"{kind} {name} {kernel.name} {dtype}", bound, tuple(arg_types[t] for t in kernel.arg_types), device=True)
+                failures += compiled(f"{kind} {name} {kernel.name} {dtype}", bound, tuple(arg_types[t] for t in kernel.arg_types))
     return failures
 
 
-def report(label: str, function, signature, device: bool = False) -> int:
-    try:
-        ptx, _ = cuda.compile_ptx(function, signature, device=device, cc=CC)
-    except Exception as exc:
-        print(f"{label}: FAILED {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-        return 1
+def report(label: str, ptx: str) -> int:
     fused = ptx.count("fma.rn")
     print(f"{label}: " + (f"FUSED ({fused} fma)" if fused else "ok"))
     return int(fused > 0)
+
+
+def compiled(label: str, function, signature) -> int:
+    """Compile a device function to PTX and ``report`` it (a failure to compile counts too)."""
+    try:
+        ptx, _ = cuda.compile_ptx(function, signature, device=True, cc=CC)
+    except Exception as exc:
+        print(f"{label}: FAILED {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        return 1
+    return report(label, ptx)
 
 
 def networks():
@@ -107,26 +114,47 @@ def captured_run(sim, run: dict):
     return seen["state"], seen["args"]
 
 
+def run_kernel_ptx(sim, run: dict, launch_bound: int | None = None) -> list[tuple[str, str]]:
+    """(name, PTX) of the numba-cuda run kernels that ``sim.run(**run)`` launches (``sim`` on
+    the NumPy backend: the run is captured, not run), compiled for ``launch_bound`` threads
+    per block at most (None: no bound)."""
+    state, args = captured_run(sim, run)
+    coupled = args.learning and sim.plan.learns
+    reward_ndim = 0 if args.reward is None else args.reward.ndim
+    timed = frozenset(n for n, d in args.inputs.items() if d.ndim == 3)
+    generated = generate(sim.plan, timed, reward_ndim, coupled and args.deferred, launch_bound=launch_bound)
+    module = import_generated(generated.source, "pysnn_cuda_run", "cuda")  # runs the decorators
+    signature = []
+    for spec in generated.args:
+        if isinstance(spec.ref, Scratch):
+            element = sim.plan.dtype if spec.ref.dtype == "real" else np.dtype(spec.ref.dtype)
+            signature.append(numba.types.Array(numba.from_dtype(element), len(spec.ref.dims), "C"))
+        else:
+            signature.append(numba.typeof(resolve(spec.ref, sim.plan, state, args)))
+    kernels = [getattr(module, k) for k in (("run_independent", "run_coupled") if coupled else ("run_independent",))]
+    return [  # compiled with the options of the generated decorator
+        (k.py_func.__name__, cuda.compile_ptx(k.py_func, tuple(signature), cc=CC, launch_bounds=k.targetoptions.get("launch_bounds"))[0])
+        for k in kernels
+    ]
+
+
 def run_kernels(dtype: str) -> int:
     failures = 0
     for label, net, run in networks():
-        sim = net.compile(backend="numpy", dtype=dtype)
-        state, args = captured_run(sim, run)
-        coupled = args.learning and sim.plan.learns
-        reward_ndim = 0 if args.reward is None else args.reward.ndim
-        timed = frozenset(n for n, d in args.inputs.items() if d.ndim == 3)
-        generated = generate(sim.plan, timed, reward_ndim, coupled and args.deferred)
-        module = import_generated(generated.source, "pysnn_cuda_run", "cuda")
-        signature = []
-        for spec in generated.args:
-            if isinstance(spec.ref, Scratch):
-                element = sim.plan.dtype if spec.ref.dtype == "real" else np.dtype(spec.ref.dtype)
-                signature.append(numba.types.Array(numba.from_dtype(element), len(spec.ref.dims), "C"))
-            else:
-                signature.append(numba.typeof(resolve(spec.ref, sim.plan, state, args)))
-        for kernel in ("run_independent", "run_coupled") if coupled else ("run_independent",):
-            failures += report(f"{label} {kernel} {dtype}", getattr(module, kernel).py_func, tuple(signature))
+        for kernel, ptx in run_kernel_ptx(net.compile(backend="numpy", dtype=dtype), run):
+            failures += report(f"{label} {kernel} {dtype}", ptx)
     return failures
+
+
+def launch_bound() -> int:
+    """A run kernel compiled for blocks of at most 1024 threads says so to the assembler."""
+    sim = scaling_network(10).compile(backend="numpy")
+    (kernel, ptx), = run_kernel_ptx(sim, {"steps": 3, "inputs": {"x": input_rates(2)}}, launch_bound=1024)
+    label = f"scaling {kernel} launch bound 1024"
+    if ".maxntid 1024" not in ptx:
+        print(f"{label}: MISSING")
+        return 1
+    return report(label, ptx)
 
 
 def main() -> int:
@@ -134,6 +162,7 @@ def main() -> int:
     failures = 0
     for dtype in ("float32", "float64"):
         failures += plugin_kernels(dtype) + run_kernels(dtype)
+    failures += launch_bound()
     return 1 if failures else 0
 
 
