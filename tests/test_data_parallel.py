@@ -142,36 +142,44 @@ def test_a_reduction_that_cannot_be_split_is_refused_before_submitting(nothing_s
 LEARN_PART = data_parallel.learn_part
 
 
-def _dying_part(calls, sim, inputs, ids, *args, **kwargs):
+def _dying_part(calls, deaths, sim, inputs, ids, *args, **kwargs):
     """``learn_part``, leaving a file in ``calls`` named by its first sample id, but the first
-    part in the cluster to get here kills its worker process."""
+    ``deaths`` parts in the cluster to get here kill their worker processes."""
     with open(os.path.join(calls, f"{ids[0]}-{os.urandom(4).hex()}"), "w"):
         pass
-    try:
-        os.close(os.open(os.path.join(calls, "died"), os.O_CREAT | os.O_EXCL))
-    except FileExistsError:
-        return LEARN_PART(sim, inputs, ids, *args, **kwargs)
-    os._exit(1)
+    for death in range(deaths):
+        try:
+            os.close(os.open(os.path.join(calls, f"died{death}"), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            continue
+        os._exit(1)
+    return LEARN_PART(sim, inputs, ids, *args, **kwargs)
 
 
-def _patch_learn_part(calls):
+def _patch_learn_part(calls, deaths=0):
     """On a worker: its tasks run ``_dying_part`` (``calls``, a folder), or ``learn_part`` (None)."""
-    data_parallel.learn_part = LEARN_PART if calls is None else functools.partial(_dying_part, calls)
+    data_parallel.learn_part = LEARN_PART if calls is None else functools.partial(_dying_part, calls, deaths)
 
 
-def test_a_worker_killed_during_a_part_costs_a_retry_not_the_run(client, tmp_path):
+@pytest.mark.parametrize("deaths, recorded", [(1, 3), (2, 2)])
+def test_workers_killed_during_their_parts_cost_retries_not_the_run(client, tmp_path, deaths, recorded):
+    """One worker dies, with the chunk of its part, which runs again on the other; or both die,
+    with the model and the shared state they held, which are scattered again to the restarted
+    workers (not patched: they record no calls)."""
     net = network("max", "sum", "sum")
     rates = np.random.default_rng(4).uniform(100, 400, (6, 8))
     once = net.compile("numpy")
     expected = once.run(STEPS, {"x": rates}, deferred=True)
-    client.run(_patch_learn_part, str(tmp_path))
+    client.wait_for_workers(2)  # a worker killed by an earlier test may still be restarting
+    client.run(_patch_learn_part, str(tmp_path), deaths)
     try:
         sim = net.compile("numpy")
         got = ShardedLearning(client, Model.of(net, "numpy")).run(sim, STEPS, {"x": rates})  # a part per worker: 2
     finally:
         client.run(_patch_learn_part, None)
-    calls = sorted(name.split("-")[0] for name in os.listdir(tmp_path) if name != "died")
-    assert (tmp_path / "died").exists() and len(calls) == 3 and set(calls) == {"0", "3"}  # one part ran again
+    calls = sorted(name.split("-")[0] for name in os.listdir(tmp_path) if not name.startswith("died"))
+    assert all((tmp_path / f"died{death}").exists() for death in range(deaths))
+    assert len(calls) == recorded and set(calls) == {"0", "3"}
     assert_same_records(expected, got)
     np.testing.assert_array_equal(sim.weights("x->y"), once.weights("x->y"))
 

@@ -61,7 +61,8 @@ class ShardedLearning:
         ``inputs``: input population -> (batch, n) or (steps, batch, n); ``reward`` (rules that
         read it): (batch,) or (steps, batch); ``sample_ids`` (default ``0 .. batch-1``) key the
         samples' random numbers. The client's shared state (every projection's weights, every
-        shared neuron variable) is scattered to the workers once; each part runs
+        shared neuron variable) is scattered to the workers once (again with the model, if every
+        worker that held them died); each part runs
         ``run_terms(..., count=batch)`` on it with its samples' ids and returns its records and
         terms. Then ``sim`` applies the combined terms and is reset: its shared state is the
         one run's (exactly for max and min, within round-off for sum and mean), but the
@@ -84,13 +85,10 @@ class ShardedLearning:
         rewards = None if reward is None else np.asarray(reward)
         parts = self.parts or len(self.client.nthreads()) or 1
         size = -(-n // min(parts, n))  # ceil: at most `parts` parts, the largest as small as it can be
-        shared = self.client.scatter(_shared_state(sim), broadcast=True, hash=False)
-        try:
-            per_sample = {} if rewards is None else {"reward": rewards}
-            args = (steps, shared, n)
-            results = map_batches(self.client, self.model, learn_part, arrays, ids, size, args, per_sample=per_sample)
-        finally:
-            self.client.cancel([shared])
+        per_sample = {} if rewards is None else {"reward": rewards}
+        results = map_batches(
+            self.client, self.model, learn_part, arrays, ids, size, (steps, n), per_sample=per_sample, shared=(_shared_state(sim),)
+        )
         sim.apply_terms([terms for _, terms in results])
         sim.reset()
         return _gathered(self.model.network, [records for records, _ in results], range(0, n, size), steps, ids)
@@ -130,8 +128,8 @@ def learn_part(
     inputs: Mapping[str, np.ndarray],
     ids: np.ndarray,
     steps: int,
-    shared: SharedState,
     count: int,
+    shared: SharedState,
     reward: Any = None,
 ) -> tuple[dict, learning_terms.LearningTerms]:
     """A task of ``ShardedLearning.run``: the part's deferred learning run from ``shared`` state,

@@ -8,6 +8,7 @@ bit-identical to one process's, for any number of workers and any batch split.
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -19,6 +20,8 @@ from pysnn.spike_events import SpikeEvents
 from pysnn.distributed.cluster import require_dask
 from pysnn.distributed.tasks import Model, reraise, run_batch
 
+SCATTER_ATTEMPTS = 5
+"""Times ``map_batches`` tries to scatter data while workers it sends to have just died."""
 RETRIES = 2
 """Times a failed task is submitted again: by Dask after an exception that is not a pysnn error,
 by ``map_batches`` after the worker holding its input chunk died. (A task whose worker dies is
@@ -36,19 +39,22 @@ def map_batches(
     progress: Callable[[int], None] | None = None,
     retries: int = RETRIES,
     per_sample: Mapping[str, np.ndarray] | None = None,
+    shared: tuple = (),
 ) -> list[Any]:
-    """``batch_fn(sim, batch_inputs, batch_ids, *args, **batch_per_sample)`` for each batch of
-    ``batch_size`` consecutive samples, as Dask tasks on ``client``, each on its worker's
-    simulation of ``model`` (reset first); the results in batch order.
+    """``batch_fn(sim, batch_inputs, batch_ids, *args, *shared, **batch_per_sample)`` for each
+    batch of ``batch_size`` consecutive samples, as Dask tasks on ``client``, each on its
+    worker's simulation of ``model`` (reset first); the results in batch order.
 
-    ``model`` is scattered to every worker once; each batch's inputs are scattered as a chunk
-    (not embedded in the task graph). ``inputs`` are arrays with the samples on axis 0, or on axis
+    ``model`` and the ``shared`` values (large data every task reads, e.g. weights) are
+    scattered to every worker once; each batch's inputs are scattered as a chunk (not embedded
+    in the task graph). ``inputs`` are arrays with the samples on axis 0, or on axis
     1 for (steps, samples, n). ``per_sample`` (name -> array with the samples on its last axis,
     e.g. ``{"reward": reward}``, (samples,) or (steps, samples)) is split and scattered with them
     and passed by keyword. ``batch_fn`` must be picklable (a module-level function).
     ``progress`` is called with the number of samples of each finished task. A worker that dies
     during a task takes the chunks it held with it: the task is submitted again with its chunk
-    scattered again (at most ``retries`` times), and gives the same result. A pysnn error in a
+    scattered again (at most ``retries`` times), and gives the same result; if every worker
+    died, the model and the shared values are scattered again too. A pysnn error in a
     task is raised here as itself, and the other tasks are cancelled.
     """
     distributed = require_dask()
@@ -63,17 +69,19 @@ def map_batches(
         for s in range(0, len(sample_ids), batch_size)
     ]
     batch_fn = functools.partial(_by_keyword, batch_fn)
-    shared = [client.scatter(model, broadcast=True, hash=False)]
-    owned = list(shared)  # every future made here, released at the end
+    held = [_scatter(client, [model, *shared], broadcast=True)]  # each time they are scattered
+    owned = list(held[0])  # every future made here, released at the end
 
     def submit(index: int, chunk: Any) -> Any:
-        if shared[-1].cancelled():  # every worker that held the model died
-            shared.append(client.scatter(model, broadcast=True, hash=False))
-        task = client.submit(run_batch, shared[-1], batch_fn, chunk, batches[index], args, retries=retries, pure=False)
-        owned.extend((shared[-1], chunk, task))
+        if any(future.cancelled() for future in held[-1]):  # every worker that held them died
+            held.append(_scatter(client, [model, *shared], broadcast=True))
+            owned.extend(held[-1])
+        on_workers, *values = held[-1]
+        task = client.submit(run_batch, on_workers, batch_fn, chunk, batches[index], (*args, *values), retries=retries, pure=False)
+        owned.extend((chunk, task))
         return task
 
-    tasks = {submit(i, chunk): i for i, chunk in enumerate(client.scatter(chunks, hash=False))}
+    tasks = {submit(i, chunk): i for i, chunk in enumerate(_scatter(client, chunks))}
     resubmitted = [0] * len(chunks)
     results: list[Any] = [None] * len(chunks)
     try:
@@ -82,7 +90,7 @@ def map_batches(
             index = tasks.pop(task)
             if task.cancelled() and resubmitted[index] < retries:  # its chunk was lost with a worker
                 resubmitted[index] += 1
-                again = submit(index, client.scatter([chunks[index]], hash=False)[0])
+                again = submit(index, _scatter(client, [chunks[index]])[0])
                 tasks[again] = index
                 finished.add(again)
                 continue
@@ -92,6 +100,18 @@ def map_batches(
         return results
     finally:
         client.cancel(owned)
+
+
+def _scatter(client: Any, data: list, broadcast: bool = False) -> list[Any]:
+    """``client.scatter(data)``: futures of the list's items on the workers. Tried again (at most
+    ``SCATTER_ATTEMPTS`` times, waiting a little longer each time) while it fails because a
+    worker it sent to has just died and the scheduler does not know yet."""
+    for attempt in range(1, SCATTER_ATTEMPTS):
+        try:
+            return client.scatter(data, broadcast=broadcast, hash=False)
+        except OSError:  # the connection to a dead worker closed
+            time.sleep(0.2 * attempt)
+    return client.scatter(data, broadcast=broadcast, hash=False)
 
 
 def _by_keyword(batch_fn: Callable[..., Any], sim: Any, chunk: tuple[dict, dict], ids: np.ndarray, *args: Any) -> Any:
