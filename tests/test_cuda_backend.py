@@ -142,3 +142,53 @@ def test_block_size_is_the_largest_that_keeps_every_sample_resident():
     assert block_size(resident, 1, 100) == 128  # one thread per neuron already
     assert block_size(resident, 1, 300) == 512
     assert block_size(resident, 1, 1000, sizes=(128,)) == 128
+
+
+class _Compiled:
+    """A stand-in for numba-cuda's compiled kernel: how many blocks of each size fit at once
+    (132 multiprocessors; 64 registers per thread when bounded to 1024 threads, else 88)."""
+
+    def __init__(self, bounded: bool) -> None:
+        self.per_sm = {1024: 1, 512: 2, 256: 4, 128: 8} if bounded else {1024: 0, 512: 1, 256: 2, 128: 5}
+
+    def max_cooperative_grid_blocks(self, threads: int) -> int:
+        return 132 * self.per_sm[threads]
+
+
+class _Kernel:
+    """A stand-in for numba-cuda's kernel dispatcher: records what it was compiled for."""
+
+    def __init__(self, bounded: bool) -> None:
+        self.bounded, self.compiled_for = bounded, []
+
+    def typeof_pyval(self, value):
+        return type(value).__name__
+
+    def compile(self, types):
+        self.compiled_for.append(types)
+        return _Compiled(self.bounded)
+
+
+def test_launch_shape_on_a_gpu_follows_the_kernels_occupancy(monkeypatch):
+    """What a run on a GPU launches (the simulator launches a fixed shape): the kernel compiled
+    for the run's argument types, then a block per sample (inference) or the blocks that fit at
+    once (learning), of the size ``block_size`` chooses from the compiled kernel's occupancy."""
+    from pysnn_cuda import backend
+
+    net = Network()
+    net.add_input("x", 100, encoder="poisson")
+    net.add_population("y", 1000)  # experiment 1's sizes
+    net.connect("x", "y", Dense(np.ones((100, 1000))))
+    engine = net.compile(backend="numba-cuda")._engine
+    monkeypatch.setattr(backend.cuda_support, "simulated", lambda: False)
+    kernel = _Kernel(bounded=True)
+    assert engine._launch_shape(kernel, [np.zeros(2), 3], 1, coupled=False) == (1, 1024)
+    assert kernel.compiled_for == [("ndarray", "int")]
+    assert engine._launch_shape(kernel, [], 1, coupled=True) == (132, 1024)  # a cooperative grid
+    assert engine._launch_shape(kernel, [], 1024, coupled=False) == (1024, 128)
+    assert engine._launch_shape(kernel, [], 4096, coupled=True) == (1056, 128)  # samples take turns
+    engine.launch_bound = None
+    assert engine._launch_shape(_Kernel(bounded=False), [], 1, coupled=False) == (1, 512)
+    assert engine._launch_shape(_Kernel(bounded=False), [], 1024, coupled=True) == (660, 128)
+    engine.launch_bound = 256
+    assert engine._launch_shape(kernel, [], 1, coupled=False) == (1, 256)  # no block beyond the bound
