@@ -46,6 +46,17 @@ def numba_cuda() -> ModuleType:
     return cuda
 
 
+def kernel_cache_type() -> type | None:
+    """numba-cuda's on-disk cache of a kernel (``CUDACache``), or None under the simulator,
+    which compiles and caches nothing."""
+    if simulated():
+        return None
+    numba_cuda()
+    from numba.cuda.dispatcher import CUDACache
+
+    return CUDACache
+
+
 def unavailable(hint: str = INSTALL_HINT) -> str | None:
     """Why numba-cuda cannot run kernels here, or None if it can (a GPU, or the simulator);
     ``hint`` says how to install it."""

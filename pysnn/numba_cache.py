@@ -1,37 +1,38 @@
-"""Numba's on-disk cache, made to repair itself: a damaged entry is dropped and compiled again.
+"""Numba's on-disk caches, made to repair themselves: a damaged entry is dropped and compiled again.
 
 Numba caches each compiled function in an index file (``.nbi``) and data files (``.nbc``) in the
 ``__pycache__`` folder next to its source, here under ``pysnn.kernel_source.cache_dir()``. If one
 is truncated or garbled (a full disk, a copy cut short, a crash while writing by a tool other
 than Numba, whose own writes are atomic), Numba's loader raises (``EOFError``,
 ``UnpicklingError``, ...) on every later compile, in every later process, until someone deletes
-the file by hand. ``RepairingCache`` loads through Numba's own cache and, when the load raises,
-warns once (``CacheWarning``) and empties the function's index (``Cache.flush``), so that the
-function is compiled and saved again, overwriting the damaged data. Only loading is guarded: a
-function that does not compile still raises as before.
+the file by hand. A repairing cache loads through Numba's own and, when the load raises, warns
+once (``CacheWarning``) and empties the function's index (``flush``), so that the function is
+compiled and saved again, overwriting the damaged data. Only loading is guarded: a function that
+does not compile still raises as before.
 
-``repair_damaged`` gives a dispatcher this cache; pysnn calls it on every dispatcher it compiles
-(kernels in ``pysnn.kernel_check.jitted``, the generated run modules in the Numba backend), so a
-damaged entry is caught wherever it is loaded, also when one function's compile loads another.
-It builds on Numba's cache classes (``numba.core.caching.FunctionCache``, set as a dispatcher's
-``_cache`` by ``enable_caching``; long-standing, checked with Numba 0.68);
-tests/test_cache_repair.py fails if a Numba release changes them.
+``repair_damaged`` gives a dispatcher such a cache; pysnn calls it on every dispatcher it
+compiles (kernels in ``pysnn.kernel_check.jitted``, the generated run modules of the Numba and
+numba-cuda backends), so a damaged entry is caught wherever it is loaded, also when one
+function's compile loads another. It builds on Numba's cache classes (``FunctionCache``, set as
+a dispatcher's ``_cache`` by ``enable_caching``; numba-cuda's ``CUDACache``, a copy of the same
+design; long-standing, checked with Numba 0.68 and numba-cuda 0.30); tests/test_cache_repair.py
+fails if a release changes them.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from types import ModuleType
 
 from numba.core.caching import FunctionCache
-from numba.core.dispatcher import Dispatcher
 
 from pysnn.kernel_source import CacheWarning
 
 
-class RepairingCache(FunctionCache):
-    """Numba's cache of one function, which treats an entry that fails to load as missing after
-    dropping the function's entries from its index."""
+class Repairing:
+    """Mixed into a Numba cache class (``repairing``): a load that raises drops the function's
+    entries from its index and counts as a miss."""
 
     def __init__(self, py_func) -> None:
         super().__init__(py_func)
@@ -54,15 +55,23 @@ class RepairingCache(FunctionCache):
             return None
 
 
-def repair_damaged(dispatcher: Dispatcher) -> Dispatcher:
-    """``dispatcher``, its disk cache (if it caches) replaced by a ``RepairingCache`` (once)."""
-    if type(dispatcher._cache) is FunctionCache:
-        dispatcher._cache = RepairingCache(dispatcher.py_func)
+@functools.cache
+def repairing(cache_type: type) -> type:
+    """``cache_type`` (Numba's ``FunctionCache``, numba-cuda's ``CUDACache``), repairing."""
+    return type(f"Repairing{cache_type.__name__}", (Repairing, cache_type), {"__doc__": Repairing.__doc__})
+
+
+def repair_damaged(dispatcher, cache_type: type = FunctionCache):
+    """``dispatcher``, its disk cache replaced by a repairing one if it is a ``cache_type``
+    (Numba's CPU cache by default; not one that repairs already, not a dispatcher that does
+    not cache)."""
+    if type(getattr(dispatcher, "_cache", None)) is cache_type:
+        dispatcher._cache = repairing(cache_type)(dispatcher.py_func)
     return dispatcher
 
 
-def repair_damaged_in(module: ModuleType) -> None:
+def repair_damaged_in(module: ModuleType, cache_type: type = FunctionCache) -> None:
     """``repair_damaged`` for every dispatcher that ``module`` defines (a generated run module)."""
     for value in vars(module).values():
-        if isinstance(value, Dispatcher) and value.py_func.__module__ == module.__name__:
-            repair_damaged(value)
+        if getattr(getattr(value, "py_func", None), "__module__", None) == module.__name__:
+            repair_damaged(value, cache_type)

@@ -188,3 +188,53 @@ def test_an_entry_whose_index_cannot_be_rewritten_is_compiled_without_the_cache(
     with pytest.warns(CacheWarning, match="pysnn dropped a damaged compiled-code cache entry of increment"):
         dispatcher.compile("int64(int64)")
     assert dispatcher(41) == 42
+
+
+CUDA_CHILD = r"""
+import json, os, warnings
+import numba
+import numpy as np
+from pysnn import Dense, Network, cuda_support
+from pysnn.kernel_source import CacheWarning
+from pysnn_cuda.backend import NumbaCUDABackend
+
+cuda_support.unavailable = lambda *hint: None  # no GPU here: the backend generates, nothing runs
+net = Network()
+net.add_input("x", 3, encoder="poisson")
+net.add_population("y", 2)
+net.connect("x", "y", Dense(np.ones((3, 2))))
+module, _ = NumbaCUDABackend(net.compile(backend="numpy").plan).compiled(frozenset(), 0, False)
+kernel = module.run_independent
+kernel.targetctx.codegen().magic_tuple = lambda: ("nvptx64-nvidia-cuda", (9, 0), "")  # a GPU's answer
+index = kernel._cache._cache_file._index_path
+os.makedirs(os.path.dirname(index), exist_ok=True)
+signature = (numba.float32[::1],)
+report = {"cache": type(kernel._cache).__name__}
+for cache in (cuda_support.kernel_cache_type()(kernel.py_func), kernel._cache):  # numba-cuda's, pysnn's
+    with open(index, "wb") as f:
+        f.write(b"truncated")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            report[type(cache).__name__] = repr(cache.load_overload(signature, kernel.targetctx))
+        except Exception as exc:
+            report[type(cache).__name__] = type(exc).__name__
+    report["warnings"] = [str(w.message) for w in caught if issubclass(w.category, CacheWarning)]
+report["reloaded"] = repr(kernel._cache.load_overload(signature, kernel.targetctx))  # the index, rewritten
+print(json.dumps(report))
+"""
+
+
+def test_a_damaged_cuda_kernel_cache_entry_is_dropped_with_one_warning(tmp_path):
+    """numba-cuda's cache of a generated run kernel (only used on a GPU, so checked here on its
+    loading alone, with a compute capability stood in): a damaged index raises in numba-cuda's
+    own cache, and pysnn's drops it with one warning and rewrites it."""
+    env = os.environ | {"PYSNN_CACHE_DIR": str(tmp_path), "NUMBA_ENABLE_CUDASIM": "0"}
+    done = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c", CUDA_CHILD], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["cache"] == "RepairingCUDACache"
+    assert report["CUDACache"] == "UnpicklingError" and report["RepairingCUDACache"] == "None"
+    assert len(report["warnings"]) == 1 and "dropped a damaged compiled-code cache entry of run_independent" in report["warnings"][0]
+    assert report["reloaded"] == "None"

@@ -31,6 +31,7 @@ from pysnn.lowering import (
     report_nonfinite,
     resolve,
 )
+from pysnn.numba_cache import repair_damaged_in
 from pysnn.plan import Plan
 from pysnn.plugin import Kernel
 from pysnn.state_keys import StateKey
@@ -153,6 +154,8 @@ class NumbaCUDABackend(Backend):
         if key not in self._compiled:
             generated = generate(self.plan, *key)
             module = import_generated(generated.source, "pysnn_cuda_run", "cuda")
+            if (cache_type := cuda_support.kernel_cache_type()) is not None:
+                repair_damaged_in(module, cache_type)
             if os.environ.get(SHOW_CODE_ENV, "") not in ("", "0"):
                 print(f"pysnn: generated run module {module.__file__}", file=sys.stderr)
             self._compiled[key] = (module, generated.args)
