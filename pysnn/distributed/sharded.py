@@ -76,8 +76,8 @@ def map_batches(
         if any(future.cancelled() for future in held[-1]):  # every worker that held them died
             held.append(_scatter(client, [model, *shared], broadcast=True))
             owned.extend(held[-1])
-        on_workers, *values = held[-1]
-        task = client.submit(run_batch, on_workers, batch_fn, chunk, batches[index], (*args, *values), retries=retries, pure=False)
+        scattered_model, *values = held[-1]
+        task = client.submit(run_batch, scattered_model, batch_fn, chunk, batches[index], (*args, *values), retries=retries, pure=False)
         owned.extend((chunk, task))
         return task
 
