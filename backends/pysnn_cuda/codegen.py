@@ -311,6 +311,8 @@ class _Generator(RunGenerator):
             output, n = self.output(self.plan.populations[i]), self.size(i)
             spikes = self.scratch(f"p{i}_spk", ("batch", ("neurons", i)), "int32")
             count = self.scratch(f"p{i}_nspk", ("batch",), "int32")
+            # this thread's run, computed again each time: held across the kernel instead, the
+            # runs took ptxas 35 more registers (88 -> 123, benchmarks/gpu_registers.py)
             code.line(
                 f"run_ = ({n} + threads - 1) // threads",
                 f"holders_ = ({n} + run_ - 1) // run_",
