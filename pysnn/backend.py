@@ -84,7 +84,7 @@ class Backend(ABC):
                 for name, kernel in bound.spec.kernels.items():
                     self.check_kernel(kernel, bound.kernels[name], plan.dtype, bound.spec.label)
 
-    # -- the simulation state: host arrays here; a device backend overrides these five methods to
+    # -- the simulation state: host arrays here; a device backend overrides these methods to
     # keep the arrays in device memory, where ``advance`` can discard a failed run without a copy
     # to the host.
 
@@ -112,8 +112,13 @@ class Backend(ABC):
         stops early (an interrupted run keeps its completed pieces); if a run raises, it is
         dropped, so a failed run changes nothing."""
         work = self.working_copy(added)
-        for args in runs:
-            self.run(work, args)
+        try:
+            for args in runs:
+                self.run(work, args)
+        except BaseException:
+            self.dropped(work)
+            raise
+        self.dropped(self._state)
         self._state = work
 
     def working_copy(self, added: Mapping[StateKey, np.ndarray]) -> dict[StateKey, np.ndarray]:
@@ -121,6 +126,11 @@ class Backend(ABC):
         work = {key: array.copy() for key, array in self._state.items()}
         work.update({key: np.array(array) for key, array in added.items()})
         return work
+
+    def dropped(self, state: Mapping[StateKey, np.ndarray]) -> None:
+        """``advance`` no longer uses the arrays of ``state`` (the state its working copy
+        replaced, or the copy of a failed run): a backend may keep them for its next working
+        copy (here they are let go)."""
 
     def layout(self, key: StateKey) -> tuple[tuple[int, ...], np.dtype]:
         """The shape and dtype of one state array, without a copy."""

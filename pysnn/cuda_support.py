@@ -98,6 +98,12 @@ class SimulatedDeviceArray(np.ndarray):
     """An array "in device memory" under the simulator: NumPy's, of its own type, so that the
     cupy backend tells it from a host array as it tells a CuPy array from a NumPy one."""
 
+    def set(self, value: np.ndarray) -> None:
+        """Copy the host array ``value`` (of this shape and dtype) in, as ``cupy.ndarray.set``."""
+        if value.shape != self.shape or value.dtype != self.dtype:
+            raise ValueError(f"set: shape and dtype {value.shape}, {value.dtype} differ from {self.shape}, {self.dtype}")
+        np.copyto(self, value)
+
 
 class HostCuPy:
     """The part of CuPy's API that the cupy backend uses, on NumPy: device arrays are
@@ -120,8 +126,9 @@ class HostCuPy:
         return np.empty(shape, dtype).view(SimulatedDeviceArray)
 
     @staticmethod
-    def zeros(shape, dtype) -> SimulatedDeviceArray:
-        return np.zeros(shape, dtype).view(SimulatedDeviceArray)
+    def copyto(target: SimulatedDeviceArray, source: SimulatedDeviceArray) -> None:
+        """Copy one device array into another (of its shape and dtype)."""
+        np.copyto(target, source, casting="no")
 
     @staticmethod
     def from_dlpack(value) -> SimulatedDeviceArray:

@@ -98,6 +98,79 @@ def test_learning_with_more_samples_than_blocks_equals_numpy():
 
 
 
+def _run_sequence(sim) -> list[np.ndarray]:
+    """Records and weights of runs of ``_stdp_network`` (with spikes, ``v`` and spike counts
+    monitored) that use every kind of device array: learning, inference, deferred learning (its
+    zeroed totals), then a new batch of another size and length."""
+    rng = np.random.default_rng(5)
+    out = []
+    for batch, steps, kwargs in [(3, 5, {}), (3, 5, {"learning": False}), (3, 5, {"deferred": True}), (2, 7, {})]:
+        if batch != 3:
+            sim.reset()
+        result = sim.run(inputs={"x": rng.random((steps, batch, 4)) < 0.5}, **kwargs)
+        out += [result.spikes("y"), result.state("y", "v"), result.state("y", "theta"), result.spike_counts("y")]
+        out.append(sim.weights("x->y"))
+    return out
+
+
+def _monitored_stdp_network() -> Network:
+    net = _stdp_network()
+    net.monitor("y", "spikes", "v", "spike_counts")
+    return net
+
+
+def test_device_arrays_left_uninitialised_are_written_before_they_are_read(monkeypatch):
+    """A run neither copies in its per-step records nor clears its work arrays (the run writes
+    them in full): with every new device array's bits all set (NaN, True, -1), runs of every
+    kind still equal NumPy's, bit for bit."""
+    expected = _run_sequence(_monitored_stdp_network().compile(backend="numpy"))
+    for backend in ("numba-cuda", "cupy"):
+        sim = _monitored_stdp_network().compile(backend=backend)
+        engine, empty = sim._engine, sim._engine._empty
+
+        def poisoned(shape, dtype, engine=engine, empty=empty):
+            array = empty(shape, dtype)
+            engine._cuda.cudadrv.driver.device_memset(array, 0xFF, array.nbytes)
+            return array
+
+        monkeypatch.setattr(engine, "_empty", poisoned)
+        for numpy_array, device_array in zip(expected, _run_sequence(sim), strict=True):
+            assert numpy_array.tobytes() == device_array.tobytes(), backend
+    assert expected[0].any() and expected[3].any()  # the neurons spike
+
+
+def test_a_run_like_the_last_allocates_no_device_memory(monkeypatch):
+    """numba-cuda has no memory pool: the backend keeps its work arrays, and the state arrays
+    its working copy replaced, for the next run. From the third run of the same shapes (the
+    second still makes the spare per-sample state), a run allocates nothing and copies from the
+    host only its inputs, sample ids, spike counts (which add up over a run's pieces) and
+    finite-check record; not its per-step records."""
+    sim = _monitored_stdp_network().compile(backend="numba-cuda")
+    engine = sim._engine
+    allocated, copied_in = [], []
+    empty, copy_into = engine._empty, engine._copy_into
+    monkeypatch.setattr(engine, "_empty", lambda shape, dtype: allocated.append(shape) or empty(shape, dtype))
+
+    def counted_copy(target, source):
+        if isinstance(source, np.ndarray):
+            copied_in.append((source.shape, source.dtype))
+        copy_into(target, source)
+
+    monkeypatch.setattr(engine, "_copy_into", counted_copy)
+    trains = np.random.default_rng(6).random((5, 3, 4)) < 0.5
+    for learning in (True, True, False):
+        sim.run(inputs={"x": trains}, learning=learning)
+    allocated.clear(), copied_in.clear()
+    for learning in (True, False):
+        sim.run(inputs={"x": trains}, learning=learning)
+        assert allocated == []
+        assert sorted(copied_in, key=str) == sorted(
+            [((5, 3, 4), np.dtype(bool)), ((3,), np.dtype(np.uint64)), ((3, 3), np.dtype(np.int32)), ((5,), np.dtype(np.int64))],
+            key=str,
+        )
+        copied_in.clear()
+
+
 def test_spike_lists_of_sources_smaller_than_larger_than_and_not_a_multiple_of_the_block():
     """The block lists a source's spikes with a scan over its threads (4 on the simulator):
     sources of 1, 6 and 9 neurons leave threads without neurons or with runs of 2 and 3; steps

@@ -62,6 +62,11 @@ class NumbaCUDABackend(Backend):
     copy that replaces it only if the run succeeds. Per run, only the inputs and the monitors'
     records cross between host and device. Kernels are compiled once per network structure and
     kind of run, and cached on disk by numba-cuda (per GPU architecture).
+
+    numba-cuda has no memory pool, so the backend keeps its device arrays: a run's work arrays
+    (inputs, records, buffers) and the state arrays that its working copy replaced serve the
+    next run where their shapes fit. A run like the last allocates no device memory; the device
+    holds about twice the state and the last run's work arrays.
     """
 
     name = "numba-cuda"
@@ -89,6 +94,13 @@ class NumbaCUDABackend(Backend):
         self._compiled: dict[tuple[frozenset[str], int, bool, bool, int | None], tuple[ModuleType, list[Arg]]] = {}
         self._constants: dict[Arg, object] = {}
         """Device copies of the plan's arrays (parameters, connectivity), made once."""
+        self._kept: dict[Arg | tuple[Arg, int], object] = {}
+        """The last run's work array of each kernel argument (``_work``); of each size of grid,
+        for those sized by the grid's threads (a learning and an inference run alternate)."""
+        self._spare: Mapping[StateKey, object] = {}
+        """State arrays that ``advance`` dropped, for the next working copy to copy into."""
+        self._grids: dict[tuple[object, int], int] = {}
+        """Threads of the grid of the last launch of a kernel for a batch size."""
 
     # -- the state, in device memory ------------------------------------------------------------------
 
@@ -99,9 +111,11 @@ class NumbaCUDABackend(Backend):
         self._state[key] = self._to_device(value)
 
     def working_copy(self, added: Mapping[StateKey, np.ndarray]) -> dict[StateKey, object]:
-        work = {key: self._copy(array) for key, array in self._state.items()}
-        work.update({key: self._to_device(array) for key, array in added.items()})
-        return work
+        sources = {**self._state, **{key: np.ascontiguousarray(array) for key, array in added.items()}}
+        return {key: self._copy(array, self._spare.get(key)) for key, array in sources.items()}
+
+    def dropped(self, state: Mapping[StateKey, object]) -> None:
+        self._spare = state
 
     # -- where device memory comes from: numba-cuda's device arrays here (the cupy backend
     # overrides these to keep every array in CuPy's memory pool), and the stream of launches
@@ -112,19 +126,26 @@ class NumbaCUDABackend(Backend):
 
     def _to_host(self, array, out: np.ndarray | None = None) -> np.ndarray:
         """A device array copied to the host (into ``out`` if given)."""
+        if out is not None and out.size == 0:  # numba-cuda would compare strides, arbitrary for empty arrays
+            return out
         return array.copy_to_host(out)
 
-    def _copy(self, array):
-        """A new device array holding a copy of ``array``."""
-        copy = self._cuda.device_array_like(array)
-        copy.copy_to_device(array)
-        return copy
+    def _copy_into(self, target, source) -> None:
+        """Copy ``source`` (a device array, or a C-contiguous host array) into the device array
+        ``target`` of its shape and dtype."""
+        target.copy_to_device(source)
 
     def _empty(self, shape: tuple[int, ...], dtype: np.dtype):
+        """A new, uninitialised device array."""
         return self._cuda.device_array(shape, dtype)
 
-    def _zeros(self, shape: tuple[int, ...], dtype: np.dtype):
-        return self._cuda.to_device(np.zeros(shape, dtype))
+    def _zero(self, array) -> None:
+        """Set every byte of a device array to 0."""
+        self._cuda.cudadrv.driver.device_memset(array, 0, array.nbytes)
+
+    def _on_device(self, array: np.ndarray) -> bool:
+        """Whether a NumPy-typed array is in device memory (never here; see the cupy backend)."""
+        return False
 
     def _stream(self):
         """The stream kernels are launched on: 0, the default stream."""
@@ -180,16 +201,19 @@ class NumbaCUDABackend(Backend):
                 warnings.filterwarnings("ignore", "(overflow|divide by zero|invalid value) encountered", RuntimeWarning)
                 kind = "learning" if coupled else "inference"
                 notice = f"the {kind} run kernel of this network for numba-cuda, {self.plan.dtype.name}"
-                # the work arrays sized by the grid's threads follow the launch's shape
-                device = [self._argument(spec, state, args, 1) for spec in specs]
+                # the work arrays sized by the grid's threads take the size of the last launch of
+                # the kernel for this batch size, and are sized again if this launch differs
+                batch = args.sample_ids.size
+                grid = self._grids.get((kernel, batch), 1)
+                device = [self._argument(spec, state, args, grid) for spec in specs]
                 with compile_notice(notice):
-                    blocks, threads = self._launch_shape(kernel, device, args.sample_ids.size, coupled)
-                device = [
-                    self._scratch(s.ref, args.sample_ids.size, blocks * threads)
-                    if isinstance(s.ref, Scratch) and "threads" in s.ref.dims
-                    else d
-                    for s, d in zip(specs, device)
-                ]
+                    blocks, threads = self._launch_shape(kernel, device, batch, coupled)
+                if blocks * threads != grid:
+                    grid = self._grids[kernel, batch] = blocks * threads
+                    device = [
+                        self._scratch(s, batch, grid) if isinstance(s.ref, Scratch) and "threads" in s.ref.dims else d
+                        for s, d in zip(specs, device)
+                    ]
                 kernel[blocks, threads, self._stream()](*device)
                 cuda.synchronize()
                 for spec, array in zip(specs, device):
@@ -223,32 +247,65 @@ class NumbaCUDABackend(Backend):
 
     def _argument(self, spec: Arg, state: dict[StateKey, object], args: RunArgs, grid_threads: int):
         """The value of a kernel argument for this run: the device state as it is, a work
-        array, a constant of the plan (copied to the device once), or a run argument."""
+        array, a constant of the plan (copied to the device once), a per-step record (which the
+        run writes in full: not copied in), or another run argument (copied in)."""
         ref = spec.ref
         if isinstance(ref, Scratch):
-            return self._scratch(ref, args.sample_ids.size, grid_threads)
+            return self._scratch(spec, args.sample_ids.size, grid_threads)
         if isinstance(ref, HeldAccumulator):  # a device array for all the run's pieces
-            return args.held.setdefault(ref, self._empty(held_shape(ref, self.plan, args), self.plan.dtype))
+            if ref not in args.held:
+                args.held[ref] = self._work(spec, held_shape(ref, self.plan, args), self.plan.dtype)
+            return args.held[ref]
         if isinstance(ref, StateRef):
             return state[ref.key]
         if isinstance(ref, CONSTANTS):
             if spec not in self._constants:
                 self._constants[spec] = self._to_device(resolve(ref, self.plan, state, args))
             return self._constants[spec]
-        return self._to_device(resolve(ref, self.plan, state, args))
+        value = resolve(ref, self.plan, state, args)
+        if isinstance(ref, Record) and self.plan.monitors[ref.monitor].what != "spike_counts":
+            return self._work(spec, value.shape, value.dtype)
+        if not isinstance(value, np.ndarray) or self._on_device(value):
+            return value
+        array = self._work(spec, value.shape, value.dtype)
+        self._copy_into(array, np.ascontiguousarray(value))
+        return array
 
-    def _scratch(self, ref: Scratch, batch: int, grid_threads: int):
-        """A device work array for ``ref``, sized for this run."""
+    def _scratch(self, spec: Arg, batch: int, grid_threads: int):
+        """The device work array of the ``Scratch`` argument ``spec``, sized for this run."""
+        ref = spec.ref
         sizes = {"batch": batch, "threads": grid_threads}
         shape = tuple(sizes[d] if isinstance(d, str) else self._size(d) for d in ref.dims)
-        dtype = self.plan.dtype if ref.dtype == "real" else np.dtype(ref.dtype)
-        return self._zeros(shape, dtype) if ref.zeroed else self._empty(shape, dtype)
+        key = (spec, grid_threads) if "threads" in ref.dims else spec
+        array = self._work(key, shape, self.plan.dtype if ref.dtype == "real" else np.dtype(ref.dtype))
+        if ref.zeroed:
+            self._zero(array)
+        return array
+
+    def _work(self, key: Arg | tuple[Arg, int], shape: tuple[int, ...], dtype: np.dtype):
+        """An uninitialised device array for the argument ``key`` of this run: the last run's,
+        if it has this shape and dtype (runs end synchronised: no launch still uses it)."""
+        array = self._kept.get(key)
+        if not _fits(array, shape, dtype):
+            array = self._kept[key] = self._empty(shape, dtype)
+        return array
+
+    def _copy(self, array, into=None):
+        """A device copy of ``array`` (on the device or the host): in ``into`` if it fits."""
+        copy = into if _fits(into, array.shape, array.dtype) else self._empty(array.shape, array.dtype)
+        self._copy_into(copy, array)
+        return copy
 
     def _size(self, dim: tuple[str, int]) -> int:
         kind, index = dim
         if kind == "neurons":
             return self.plan.populations[index].n
         return self.plan.projections[index].arrays["weights"].size
+
+
+def _fits(array, shape: tuple[int, ...], dtype: np.dtype) -> bool:
+    """Whether ``array`` (or None) is an array of ``shape`` and ``dtype``."""
+    return array is not None and tuple(array.shape) == tuple(shape) and array.dtype == dtype
 
 
 def block_size(resident: Callable[[int], int], batch: int, neurons: int, sizes: Sequence[int] = BLOCK_SIZES) -> int:

@@ -69,20 +69,26 @@ class CuPyBackend(NumbaCUDABackend):
     # -- where device memory comes from (see NumbaCUDABackend)
 
     def _to_device(self, value):
-        host = isinstance(value, np.ndarray) and not isinstance(value, self._xp.ndarray)
+        host = isinstance(value, np.ndarray) and not self._on_device(value)
         return self._xp.asarray(np.ascontiguousarray(value)) if host else value
 
     def _to_host(self, array, out: np.ndarray | None = None) -> np.ndarray:
         return self._xp.asnumpy(array, out=out)
 
-    def _copy(self, array):
-        return array.copy()
+    def _copy_into(self, target, source) -> None:
+        if self._on_device(source):
+            self._xp.copyto(target, source)
+        else:
+            target.set(source)
 
     def _empty(self, shape: tuple[int, ...], dtype: np.dtype):
         return self._xp.empty(shape, dtype)
 
-    def _zeros(self, shape: tuple[int, ...], dtype: np.dtype):
-        return self._xp.zeros(shape, dtype)
+    def _zero(self, array) -> None:
+        array.fill(0)
+
+    def _on_device(self, array) -> bool:
+        return isinstance(array, self._xp.ndarray)
 
     def _stream(self):
         """CuPy's current stream (numba-cuda's handle of it); the default stream under the simulator."""
