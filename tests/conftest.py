@@ -27,6 +27,15 @@ settings.register_profile(
 settings.load_profile("ci")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The Dask tests: the client's thread in this process draws from ``random`` (distributed
+    picks workers with ``random.choice``) while Hypothesis draws an example, which Hypothesis
+    cannot tell from a strategy that uses ``random`` (theirs do not): that warning is ignored."""
+    for item in items:
+        if "client" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies"))
+
+
 @pytest.fixture(scope="session")
 def client():
     """A Client of one LocalCluster (2 worker processes on 127.0.0.1) for every Dask test
