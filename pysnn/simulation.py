@@ -194,7 +194,8 @@ class Simulation:
         batch = self._check_batch_size(inputs, ids, held)
         prepared = {name: self._prepare_input(self.plan.population(name), array) for name, array in inputs.items()}
         ids = np.arange(batch, dtype=np.uint64) if ids is None else ids
-        flag(learning, "learning"), flag(deferred, "deferred")
+        flag(learning, "learning")
+        flag(deferred, "deferred")
         return steps, prepared, ids, self._check_reward(reward, steps, batch, bool(learning))
 
     def _run(

@@ -99,8 +99,6 @@ class NumbaCUDABackend(Backend):
         for those sized by the grid's threads (a learning and an inference run alternate)."""
         self._spare: Mapping[StateKey, object] = {}
         """State arrays that ``advance`` dropped, for the next working copy to copy into."""
-        self._grids: dict[tuple[object, int], int] = {}
-        """Threads of the grid of the last launch of a kernel for a batch size."""
 
     # -- the state, in device memory ------------------------------------------------------------------
 
@@ -201,19 +199,16 @@ class NumbaCUDABackend(Backend):
                 warnings.filterwarnings("ignore", "(overflow|divide by zero|invalid value) encountered", RuntimeWarning)
                 kind = "learning" if coupled else "inference"
                 notice = f"the {kind} run kernel of this network for numba-cuda, {self.plan.dtype.name}"
-                # the work arrays sized by the grid's threads take the size of the last launch of
-                # the kernel for this batch size, and are sized again if this launch differs
+                # the work arrays sized by the grid's threads: sized for one thread to type the
+                # kernel with (the launch's shape depends on the compiled kernel), then for the launch
                 batch = args.sample_ids.size
-                grid = self._grids.get((kernel, batch), 1)
-                device = [self._argument(spec, state, args, grid) for spec in specs]
+                device = [self._argument(spec, state, args, 1) for spec in specs]
                 with compile_notice(notice):
                     blocks, threads = self._launch_shape(kernel, device, batch, coupled)
-                if blocks * threads != grid:
-                    grid = self._grids[kernel, batch] = blocks * threads
-                    device = [
-                        self._scratch(s, batch, grid) if isinstance(s.ref, Scratch) and "threads" in s.ref.dims else d
-                        for s, d in zip(specs, device)
-                    ]
+                device = [
+                    self._scratch(s, batch, blocks * threads) if isinstance(s.ref, Scratch) and "threads" in s.ref.dims else d
+                    for s, d in zip(specs, device)
+                ]
                 kernel[blocks, threads, self._stream()](*device)
                 cuda.synchronize()
                 for spec, array in zip(specs, device):
