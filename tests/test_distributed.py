@@ -300,3 +300,29 @@ def test_without_dask_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ConfigError, match=r"pysnn-minibatch\[dask\]"):
         require_dask()
+
+
+class _DyingWorkers:
+    """A stand-in client whose first scatters fail as a dying worker makes them fail: the
+    connection closes (OSError), or the scheduler has dropped the worker's address (KeyError)."""
+
+    def __init__(self, *failures: Exception) -> None:
+        self.failures, self.calls = list(failures), 0
+
+    def scatter(self, data, broadcast=False, hash=True):
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return [f"future of {item}" for item in data]
+
+
+def test_a_scatter_that_meets_a_dying_worker_is_tried_again(monkeypatch):
+    from pysnn.distributed import sharded
+
+    monkeypatch.setattr(sharded.time, "sleep", lambda seconds: None)
+    client = _DyingWorkers(OSError("closed"), KeyError("tcp://127.0.0.1:1"))
+    assert sharded._scatter(client, ["model"]) == ["future of model"] and client.calls == 3
+    client = _DyingWorkers(*[KeyError("tcp://127.0.0.1:1")] * sharded.SCATTER_ATTEMPTS)
+    with pytest.raises(KeyError):
+        sharded._scatter(client, ["model"])
+    assert client.calls == sharded.SCATTER_ATTEMPTS

@@ -105,11 +105,13 @@ def map_batches(
 def _scatter(client: Any, data: list, broadcast: bool = False) -> list[Any]:
     """``client.scatter(data)``: futures of the list's items on the workers. Tried again (at most
     ``SCATTER_ATTEMPTS`` times, waiting a little longer each time) while it fails because a
-    worker it sent to has just died and the scheduler does not know yet."""
+    worker it sent to has just died: before the scheduler knew (the connection closes: OSError),
+    or after the data reached it, while the scheduler recorded where the data went (it no longer
+    knows the worker's address: KeyError)."""
     for attempt in range(1, SCATTER_ATTEMPTS):
         try:
             return client.scatter(data, broadcast=broadcast, hash=False)
-        except OSError:  # the connection to a dead worker closed
+        except (OSError, KeyError):
             time.sleep(0.2 * attempt)
     return client.scatter(data, broadcast=broadcast, hash=False)
 
