@@ -9,6 +9,8 @@ numba-cuda-mlir, does not extend Numba, and would need a port of the kernel math
 
 Under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) kernels run as Python on the CPU;
 ``cuda.is_available()`` is then True, so it cannot tell whether a GPU is here (``unavailable``).
+Its threads of a block can each get their own copy of a shared array, which ``numba_cuda()``
+prevents (``_declare_shared_arrays_under_a_lock``).
 
 The cupy backend launches numba-cuda's kernels on CuPy's memory (``pip install
 "pysnn-minibatch[cupy]"``). The simulator's kernels take host arrays, so under it ``cupy_module()``
@@ -18,6 +20,8 @@ is ``HostCuPy``, NumPy standing in for the part of CuPy's API that the backend u
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -43,7 +47,42 @@ def numba_cuda() -> ModuleType:
 
     if not cuda.__file__ or "numba_cuda" not in cuda.__file__:
         raise ImportError(f"numba-cuda is not installed (numba's own numba.cuda is deprecated): {INSTALL_HINT}")
+    if simulated():
+        _declare_shared_arrays_under_a_lock()
     return cuda
+
+
+def _declare_shared_arrays_under_a_lock() -> None:
+    """Make the simulator's ``cuda.shared.array`` give every thread of a block the same array.
+
+    The simulator makes a block's shared array when the first of its threads declares it: it
+    looks the array up by the declaring line, and makes and stores it if absent, with no lock.
+    Two threads that switch between the lookup and the store each make their own array, and
+    then never see what the other writes (a block scan read uninitialised values in a test).
+    This declares them under a lock, with the simulator's key (file and line of the declaration)
+    and dtype conversion; dynamic shared memory (shape 0), one buffer made in advance, is left
+    to the simulator."""
+    from numba.cuda.simulator import kernelapi
+
+    declare = kernelapi.FakeCUDAShared.array
+    if getattr(declare, "locked", False):
+        return
+    lock = threading.Lock()
+
+    def array(self, shape, dtype, alignment=None):
+        if shape == 0 or alignment is not None:  # dynamic shared memory, or the simulator's error
+            return declare(self, shape, dtype, alignment)
+        caller = sys._getframe(1)
+        line = (caller.f_code.co_filename, caller.f_lineno)
+        with lock:
+            if line not in self._allocations:
+                if isinstance(dtype, kernelapi.types.Type):
+                    dtype = kernelapi.numpy_support.as_dtype(dtype)
+                self._allocations[line] = np.empty(shape, dtype)
+            return self._allocations[line]
+
+    array.locked = True
+    kernelapi.FakeCUDAShared.array = array
 
 
 def kernel_cache_type() -> type | None:

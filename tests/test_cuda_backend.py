@@ -1,11 +1,12 @@
 """The numba-cuda backend beyond the shared properties (tests/test_backend_equality.py,
 test_batch_independence.py and test_learning.py run it against NumPy on Numba's CUDA simulator):
-its code compiles for a real GPU without fused multiply-adds, its kernels' structure, and what a
-machine without a GPU says."""
+its code compiles for a real GPU without fused multiply-adds, its kernels' structure, what a
+machine without a GPU says, and the simulator's shared arrays."""
 
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from pysnn import Dense, Learning, Network, Trace, cuda_support
 from pysnn.cli import main
 
 ROOT = Path(__file__).parent.parent
+cuda = cuda_support.numba_cuda()  # a global, which the simulator swaps for its own in kernels
 
 
 def run_python(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -67,6 +69,31 @@ def _stdp_network():
     net.connect("x", "y", Dense(np.full((4, 3), 20.0)), learning=Learning("postpre", {"nu_pre": 0.1, "nu_post": 0.2}, "median"))
     net.monitor("y", "theta", every=2)
     return net
+
+
+def test_threads_of_a_block_share_its_shared_array(monkeypatch):
+    """The simulator makes a block's shared array when a thread first declares it; a thread that
+    lost the GIL between looking it up and storing it made its own copy (``cuda_support`` locks
+    the declaration). A slow ``np.empty`` hands the GIL to the other threads just there."""
+
+    @cuda.jit
+    def neighbours(out):
+        shared = cuda.shared.array(4, np.int64)
+        shared[cuda.threadIdx.x] = cuda.threadIdx.x
+        cuda.syncthreads()
+        out[cuda.threadIdx.x] = shared[(cuda.threadIdx.x + 1) % 4]
+
+    empty = np.empty
+
+    def slow_empty(*args, **kwargs):
+        time.sleep(0.01)
+        return empty(*args, **kwargs)
+
+    out = np.full(4, -1)
+    with monkeypatch.context() as patch:
+        patch.setattr(np, "empty", slow_empty)
+        neighbours[1, 4](out)
+    np.testing.assert_array_equal(out, [1, 2, 3, 0])
 
 
 def test_kernels_synchronise_samples_only_while_learning():

@@ -73,7 +73,7 @@ def test_one_step_equals_the_reduction_of_single_sample_updates(seed, reduction,
     weights = rng.uniform(2, 9, (n_in, n_out)) * (rng.random((n_in, n_out)) < 0.8)
     net = stdp_network(n_in, n_out, weights, Learning("postpre", {"nu_pre": nu_pre, "nu_post": nu_post}, reduction), connectivity)
     sim = net.compile(backend=backend)
-    sim.run(inputs={"x": spike_trains(rng, 8, batch, n_in)}, learning=False)  # a random state
+    sim.run(inputs={"x": spike_trains(rng, 8, batch, n_in)})  # a random state (learning: one compiled loop)
     w0 = sim.weights("x->y").astype(np.float64)
     out = sim.run(inputs={"x": spike_trains(rng, 1, batch, n_in, 0.5)}, learning=True)
     s_pre, s_post = out.spikes("x")[0], out.spikes("y")[0]
