@@ -51,6 +51,8 @@ parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check t
 parser.add_argument("--backends", default="numba-cuda,cupy", help="GPU backends, comma-separated (those that run here)")
 ARGS = parser.parse_args()
 SMOKE = ARGS.smoke
+if cuda_support.simulated():
+    sys.setswitchinterval(cuda_support.SIMULATOR_SWITCH_INTERVAL)
 SIZE, STEPS = (10, 5) if SMOKE else (1000, 1000)
 GPU_BACKENDS = [b for b in ARGS.backends.split(",") if registry.load("backend", b).unavailable() is None]
 

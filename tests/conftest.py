@@ -9,22 +9,21 @@ is set (on a machine with a GPU: ``benchmarks/gpu_checks.sh``); the simulator mu
 before numba.cuda is first imported. They launch the same generated kernels, whose simulation is
 most of CI's time: Hypothesis tests draw one of them where they drew numba-cuda alone
 (``networks.compiled_backends``), so they share its examples.
-
-The simulator runs each GPU thread of a block as a Python thread, and its block manager polls
-them from the launching thread in a loop until all of them wait at a barrier; at Python's
-default switch interval (5 ms) each barrier then waits for the GIL to be handed over a few
-times. A switch interval of 0.1 ms makes simulated runs several times faster (three tests of the
-simulator: 44 s -> 5 s).
+Python threads take turns more often than by default, which makes the simulator several times
+faster (``cuda_support.SIMULATOR_SWITCH_INTERVAL``).
 """
 
 import os
 import sys
 
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
-sys.setswitchinterval(1e-4)
 
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
+
+from pysnn import cuda_support  # noqa: E402
+
+sys.setswitchinterval(cuda_support.SIMULATOR_SWITCH_INTERVAL)
 
 settings.register_profile(
     "ci", max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
