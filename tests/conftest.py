@@ -6,11 +6,10 @@ example has a deadline.
 
 The numba-cuda and cupy backends run on Numba's CUDA simulator unless ``NUMBA_ENABLE_CUDASIM=0``
 is set (on a machine with a GPU: ``benchmarks/gpu_checks.sh``); the simulator must be chosen
-before numba.cuda is first imported. They launch the same generated kernels, whose simulation is
-most of CI's time: Hypothesis tests draw one of them where they drew numba-cuda alone
-(``networks.compiled_backends``), so they share its examples.
-Python threads take turns more often than by default, which makes the simulator several times
-faster (``cuda_support.SIMULATOR_SWITCH_INTERVAL``).
+before numba.cuda is first imported. They launch the same generated kernels: Hypothesis tests
+draw one of them where they drew numba-cuda alone (``networks.compiled_backends``), so they share
+its examples. Python threads take turns more often than by default, which makes the simulator
+several times faster (``cuda_support.SIMULATOR_SWITCH_INTERVAL``).
 """
 
 import os

@@ -17,7 +17,7 @@ COMPILED_BACKENDS = tuple(
 Numba's CUDA simulator, which tests/conftest.py selects unless told otherwise, with NumPy standing
 in for CuPy). Hypothesis tests draw one of them per example (``compiled_backends``)."""
 SAME_KERNELS = ("numba-cuda", "cupy")
-"""The GPU backends, which launch the same generated kernels (on the simulator, most of CI's time)."""
+"""The GPU backends, which launch the same generated kernels."""
 
 
 def compiled_backends(numpy: bool = False) -> st.SearchStrategy[str]:
