@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pysnn import Dense, Learning, Network, Trace, cuda_support
 from pysnn.cli import main
@@ -71,6 +72,7 @@ def _stdp_network():
     return net
 
 
+@pytest.mark.skipif(not cuda_support.simulated(), reason="a race of Numba's CUDA simulator; a GPU block has one shared array")
 def test_threads_of_a_block_share_its_shared_array(monkeypatch):
     """The simulator makes a block's shared array when a thread first declares it; a thread that
     lost the GIL between looking it up and storing it made its own copy (``cuda_support`` locks
