@@ -12,14 +12,19 @@ piece (``pysnn.run_chunks``) however slow the simulator is.
 import argparse
 import collections
 import os
+import sys
 
 os.environ["NUMBA_ENABLE_CUDASIM"] = "1"  # before numba.cuda is imported
 
 import numpy as np  # noqa: E402
-from numba import cuda  # noqa: E402
+
+from pysnn import cuda_support  # noqa: E402
+from pysnn.experiments.scaling import input_rates, scaling_network  # noqa: E402
+
+cuda = cuda_support.numba_cuda()
 from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray  # noqa: E402
 
-from pysnn.experiments.scaling import input_rates, scaling_network  # noqa: E402
+sys.setswitchinterval(cuda_support.SIMULATOR_SWITCH_INTERVAL)
 
 parser = argparse.ArgumentParser(description="device allocations and copies of a numba-cuda run (simulator)")
 parser.add_argument("batch", type=int)

@@ -119,6 +119,12 @@ class Monitor:
         """What was asked for: ``what``, or ``spike_events``."""
         return "spike_events" if self.events else self.what
 
+    @property
+    def accumulates(self) -> bool:
+        """Whether its record adds up over a run's steps (``spike_counts``): every piece of a
+        run adds to the same buffer, where the other records are written step by step."""
+        return self.what == "spike_counts"
+
 
 @dataclass
 class Network:

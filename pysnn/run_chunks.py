@@ -109,7 +109,7 @@ class RunPieces:
         def record(monitor: Monitor, buffer: np.ndarray) -> np.ndarray | SpikeEvents:
             if monitor.events:
                 return SpikeEvents.joined(self._events[monitor], done, buffer.shape[2], args.sample_ids, args.step0)
-            if monitor.what == "spike_counts":
+            if monitor.accumulates:
                 return buffer
             return buffer[: done if monitor.what == "spikes" else done // monitor.every]
 
@@ -140,7 +140,7 @@ def piece(args: RunArgs, start: int, steps: int) -> RunArgs:
     stop = start + steps
 
     def records(monitor: Monitor, buffer: np.ndarray) -> np.ndarray:
-        if monitor.what == "spike_counts":
+        if monitor.accumulates:
             return buffer
         if monitor.events:  # the buffer of one piece
             return buffer[:steps]

@@ -159,7 +159,8 @@ def test_device_arrays_left_uninitialised_are_written_before_they_are_read(monke
 
         def poisoned(shape, dtype, engine=engine, empty=empty):
             array = empty(shape, dtype)
-            engine._cuda.cudadrv.driver.device_memset(array, 0xFF, array.nbytes)
+            ones = np.full(array.nbytes, 0xFF, np.uint8).view(dtype).reshape(shape)
+            engine._copy_into(array, ones)  # the backend's own copy: a CuPy array on a GPU too
             return array
 
         monkeypatch.setattr(engine, "_empty", poisoned)

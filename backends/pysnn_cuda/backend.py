@@ -258,7 +258,7 @@ class NumbaCUDABackend(Backend):
                 self._constants[spec] = self._to_device(resolve(ref, self.plan, state, args))
             return self._constants[spec]
         value = resolve(ref, self.plan, state, args)
-        if isinstance(ref, Record) and self.plan.monitors[ref.monitor].what != "spike_counts":
+        if isinstance(ref, Record) and not self.plan.monitors[ref.monitor].accumulates:
             return self._work(spec, value.shape, value.dtype)
         if not isinstance(value, np.ndarray) or self._on_device(value):
             return value

@@ -341,7 +341,7 @@ class RunGenerator(ABC):
             code.line(f"{array}[b, j] = {kernel}({array}[b, j], {output}[b, j], {decay})")
         for m, monitor in self.spike_monitors(pop):
             buffer = self.record(m)
-            target = f"{buffer}[b, j] +=" if monitor.what == "spike_counts" else f"{buffer}[t, b, j] ="
+            target = f"{buffer}[b, j] +=" if monitor.accumulates else f"{buffer}[t, b, j] ="
             code.line(f"{target} {output}[b, j]")
         traces = [f"{array}[b, j]" for key, array in self._element_arrays(pop).items() if isinstance(key, TraceKey)]
         if pop.one_spike and traces:

@@ -322,7 +322,7 @@ class NumpyBackend(Backend):
 
     def _record(self, args: RunArgs, state, t: int) -> None:
         for monitor, buffer in args.records.items():
-            if monitor.what == "spike_counts":
+            if monitor.accumulates:
                 buffer += state[OutputKey(monitor.population)]
             elif monitor.what == "spikes":
                 buffer[t] = state[OutputKey(monitor.population)]
