@@ -200,6 +200,9 @@ class _Generator(RunGenerator):
         src, acc = self.output(source), f"k{proj.index}_acc"
         index = "j" if proj.kind == "one_to_one" else "i"
         with self.propagation(code, proj, coupled):
+            if source.index in self.listed and proj.kind == "dense":
+                self._add_rows_in_pairs(code, proj, f"p{source.index}")
+                return
             code.line(f"{acc}[:] = 0")
             if source.index in self.listed:
                 with code.block(f"for s_ in range(p{source.index}_nspk):"):
@@ -210,6 +213,29 @@ class _Generator(RunGenerator):
                     code.line(f"x = {src}[b, {index}]")
                     with code.block("if x:" if source.spiking else "if x != 0:"):
                         self._add_row(code, proj, "" if source.spiking else "x * ")
+
+    def _add_rows_in_pairs(self, code: Code, proj: ProjectionPlan, listed: str) -> None:
+        """Sum the dense weight rows of the listed sources that spiked into the accumulator, two
+        rows per pass over it: ``(acc + w[i0]) + w[i1]`` is the reference's two sums in its
+        order, with half the accumulator's loads and stores (the pass is bound by them). The
+        first pass writes the accumulator from ``+0.0``, which zeroing it first would add to;
+        with an odd count that pass takes one row."""
+        w, acc = self.arg(f"k{proj.index}_w", StateRef(WeightsKey(proj.name))), f"k{proj.index}_acc"
+        count, spiked = f"{listed}_nspk", f"{listed}_spk"
+        with code.block(f"if {count} % 2 == 1:"):
+            code.line(f"i = {spiked}[0]")
+            with code.block(f"for j in range({acc}.shape[0]):"):
+                code.line(f"{acc}[j] = REAL(0.0) + {w}[i, j]")
+        with code.block(f"elif {count} > 0:"):
+            code.line(f"i = {spiked}[0]", f"i1_ = {spiked}[1]")
+            with code.block(f"for j in range({acc}.shape[0]):"):
+                code.line(f"{acc}[j] = (REAL(0.0) + {w}[i, j]) + {w}[i1_, j]")
+        with code.block("else:"):
+            code.line(f"{acc}[:] = 0")
+        with code.block(f"for s_ in range(2 - {count} % 2, {count}, 2):"):
+            code.line(f"i = {spiked}[s_]", f"i1_ = {spiked}[s_ + 1]")
+            with code.block(f"for j in range({acc}.shape[0]):"):
+                code.line(f"{acc}[j] = ({acc}[j] + {w}[i, j]) + {w}[i1_, j]")
 
     def _add_row(self, code: Code, proj: ProjectionPlan, factor: str) -> None:
         """Add source ``i``'s weights (one-to-one: target ``j``'s), times ``factor``."""
