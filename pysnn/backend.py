@@ -24,6 +24,7 @@ import numpy as np
 from pysnn.compile_notice import compile_notice
 from pysnn.errors import ConfigError
 from pysnn.learning_terms import LearningTerms
+from pysnn.lowering import shared_state
 from pysnn.network import Monitor
 from pysnn.plan import Plan
 from pysnn.plugin import Kernel
@@ -105,32 +106,40 @@ class Backend(ABC):
         """Drop every state array whose key ``keep(key)`` rejects."""
         self._state = {key: array for key, array in self._state.items() if keep(key)}
 
-    def advance(self, runs: Iterable[RunArgs], added: Mapping[StateKey, np.ndarray]) -> None:
+    def advance(self, runs: Iterable[RunArgs], added: Mapping[StateKey, np.ndarray], learning: bool) -> None:
         """Run each of ``runs`` in turn (consecutive pieces of one run, see
-        ``pysnn.run_chunks``) on a working copy of the state plus the ``added`` arrays (a new
-        batch's per-sample state). The copy becomes the state when ``runs`` ends, also when it
-        stops early (an interrupted run keeps its completed pieces); if a run raises, it is
-        dropped, so a failed run changes nothing."""
-        work = self.working_copy(added)
+        ``pysnn.run_chunks``; ``learning``: they change the state shared by the batch) on a
+        working copy of the state plus the ``added`` arrays (a new batch's per-sample state).
+        The copy becomes the state when ``runs`` ends, also when it stops early (an interrupted
+        run keeps its completed pieces); if a run raises, it is dropped, so a failed run changes
+        nothing."""
+        work = self.working_copy(added, learning)
         try:
             for args in runs:
                 self.run(work, args)
         except BaseException:
             self.dropped(work)
             raise
-        self.dropped(self._state)
-        self._state = work
+        replaced, self._state = self._state, work
+        self.dropped(replaced)
 
-    def working_copy(self, added: Mapping[StateKey, np.ndarray]) -> dict[StateKey, np.ndarray]:
-        """A copy of the state, plus the ``added`` arrays, for ``advance`` to run on."""
-        work = {key: array.copy() for key, array in self._state.items()}
-        work.update({key: np.array(array) for key, array in added.items()})
-        return work
+    def working_copy(self, added: Mapping[StateKey, np.ndarray], learning: bool) -> dict[StateKey, np.ndarray]:
+        """The state for ``advance`` to run on, plus the ``added`` arrays: a copy of each array
+        that runs may write (``written``), the others as they are."""
+        sources = {**self._state, **added}
+        return {key: np.array(array) if self.written(key, learning) else array for key, array in sources.items()}
+
+    def written(self, key: StateKey, learning: bool) -> bool:
+        """Whether runs that learn (``learning``), or not, may write the state array ``key``.
+        Runs without learning only read the state shared by the batch (``lowering.shared_state``),
+        most of which is the weights: a working copy keeps it as it is."""
+        return learning or not shared_state(self.plan, key)
 
     def dropped(self, state: Mapping[StateKey, np.ndarray]) -> None:
-        """``advance`` no longer uses the arrays of ``state`` (the state its working copy
-        replaced, or the copy of a failed run): a backend may keep them for its next working
-        copy (here they are let go)."""
+        """``advance`` no longer uses ``state``, the state its working copy replaced or the copy
+        of a failed run: a backend may keep its arrays for its next working copy, except those
+        that the state still holds, which the working copy kept as they are (here they are all
+        let go)."""
 
     def layout(self, key: StateKey) -> tuple[tuple[int, ...], np.dtype]:
         """The shape and dtype of one state array, without a copy."""

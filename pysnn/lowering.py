@@ -415,11 +415,17 @@ RunValue = Union[
     LearningConstant, TraceDecay, Connectivity, InputData, Stream, Record, FoldCount, TermsBuffer, NonFinite,
 ]
 
+PLAN_VALUES = (TimeStep, PluginValue, LearningConstant, TraceDecay, Connectivity, Stream)
+"""The run values that are the same in every run of a plan (``plan_value``): a backend may
+resolve each once."""
+
 
 def resolve(ref: RunValue, plan: Plan, state: Mapping[StateKey, np.ndarray], args: RunArgs) -> object:
     """The value of ``ref`` for the run ``args`` of ``plan`` on ``state``: arrays as they are,
     0-d values as scalars of their dtype."""
     match ref:
+        case StateRef(key):  # most arguments
+            return state[key]
         case StepCount():
             return np.int64(args.steps)
         case FirstStep():
@@ -430,25 +436,10 @@ def resolve(ref: RunValue, plan: Plan, state: Mapping[StateKey, np.ndarray], arg
             return args.held.setdefault(ref, np.empty(held_shape(ref, plan, args), plan.dtype))
         case SampleIds():
             return args.sample_ids
-        case TimeStep():
-            return plan.dtype.type(plan.dt)
         case Reward():
             return args.reward
-        case StateRef(key):
-            return state[key]
-        case PluginValue(owner, name):
-            value = plugin_of(owner, plan).values[name]
-            return value[()] if value.ndim == 0 else value
-        case LearningConstant(projection, name):
-            return getattr(plan.projections[projection].learning, name)[()]
-        case TraceDecay(population, name):
-            return next(t.decay for t in plan.populations[population].traces if t.name == name)[()]
-        case Connectivity(projection, name):
-            return plan.projections[projection].arrays[name]
         case InputData(population):
             return args.inputs[population]
-        case Stream(population):
-            return plan.populations[population].stream
         case Record(monitor):
             return args.records[plan.monitors[monitor]]
         case FoldCount():
@@ -458,7 +449,34 @@ def resolve(ref: RunValue, plan: Plan, state: Mapping[StateKey, np.ndarray], arg
             return array.reshape((array.shape[0], -1) if per_step else (-1,)) if flat else array
         case NonFinite():
             return np.full(args.sample_ids.size + 2, -1, np.int64)
+    return plan_value(ref, plan)
+
+
+def plan_value(ref: RunValue, plan: Plan) -> object:
+    """The value of ``ref``, one of the ``PLAN_VALUES``, in every run of ``plan``."""
+    match ref:
+        case TimeStep():
+            return plan.dtype.type(plan.dt)
+        case PluginValue(owner, name):
+            value = plugin_of(owner, plan).values[name]
+            return value[()] if value.ndim == 0 else value
+        case LearningConstant(projection, name):
+            return getattr(plan.projections[projection].learning, name)[()]
+        case TraceDecay(population, name):
+            return next(t.decay for t in plan.populations[population].traces if t.name == name)[()]
+        case Connectivity(projection, name):
+            return plan.projections[projection].arrays[name]
+        case Stream(population):
+            return plan.populations[population].stream
     raise TypeError(f"not a run value: {ref!r}")
+
+
+def shared_state(plan: Plan, key: StateKey) -> bool:
+    """Whether ``key`` names state shared by the batch (weights, a neuron model's shared
+    variables), which only learning runs change; the rest of the state is per sample."""
+    return isinstance(key, WeightsKey) or (
+        isinstance(key, NeuronKey) and key.variable in plan.population(key.owner).plugin.spec.shared_state
+    )
 
 
 def held_shape(ref: HeldAccumulator, plan: Plan, args: RunArgs) -> tuple[int, int]:

@@ -9,6 +9,7 @@ the plan's kernels compile for its target (``Backend.check_kernel``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from types import FunctionType
 from typing import Mapping
 
@@ -152,12 +153,20 @@ class Plan:
     ``NumericalError`` otherwise; part of the compiled code's structure."""
 
     def population(self, name: str) -> PopulationPlan:
-        return next(p for p in self.populations if p.name == name)
+        return self._populations[name]
 
     def projection(self, name: str) -> ProjectionPlan:
-        return next(p for p in self.projections if p.name == name)
+        return self._projections[name]
 
-    @property
+    @cached_property
+    def _populations(self) -> dict[str, PopulationPlan]:
+        return {p.name: p for p in self.populations}
+
+    @cached_property
+    def _projections(self) -> dict[str, ProjectionPlan]:
+        return {p.name: p for p in self.projections}
+
+    @cached_property
     def learns(self) -> bool:
         """True if some shared state (weights included) changes while learning is on."""
         return any(p.reductions for p in self.populations) or any(p.learning for p in self.projections)

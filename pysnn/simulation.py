@@ -22,7 +22,7 @@ from pysnn.errors import (
     shown,
 )
 from pysnn.learning_terms import LearningTerms
-from pysnn.lowering import finite_checks
+from pysnn.lowering import finite_checks, shared_state
 from pysnn.network import Monitor, Network
 from pysnn.plan import PopulationPlan, build_plan
 from pysnn.results import RunResult
@@ -215,7 +215,7 @@ class Simulation:
         added = {} if self._batch_size is not None else self._new_per_sample_state(batch, "inputs")
         with progress_report(progress, steps) as report, interrupt_flag() as pressed:
             pieces = RunPieces(args, period(self.plan.monitors), report, pressed)
-            self._engine.advance(pieces, added)  # raises: nothing changed; else the pieces done are kept
+            self._engine.advance(pieces, added, bool(learning) and self.plan.learns)  # raises: nothing changed; else the pieces done are kept
         self._batch_size = batch
         self._step += pieces.done
         result = RunResult(pieces.records(), pieces.done, ids)
@@ -233,7 +233,7 @@ class Simulation:
         """
         batch_size = None if batch_size is None else positive_int(batch_size, "batch_size")
         state = {} if batch_size is None else self._new_per_sample_state(batch_size, f"batch_size={batch_size}")
-        self._engine.discard(lambda key: isinstance(key, WeightsKey) or self._is_shared(key))
+        self._engine.discard(lambda key: shared_state(self.plan, key))
         for key, array in state.items():
             self._engine.write(key, array)
         self._batch_size = batch_size
@@ -331,9 +331,6 @@ class Simulation:
         (``given_by``) if it is too large to allocate."""
         with allocating(f"{given_by}: the per-sample state of {batch} samples is"):
             return self._per_sample_state(batch)
-
-    def _is_shared(self, key: StateKey) -> bool:
-        return isinstance(key, NeuronKey) and self.plan.population(key.owner).plugin.spec.state[key.variable].shared
 
     def _state_key(self, owner: str, variable: str) -> StateKey:
         if not isinstance(variable, str):

@@ -161,6 +161,27 @@ def test_the_first_nonfinite_state_is_reported_and_the_run_discarded(case, backe
     assert_unchanged(before, sim)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_failed_run_after_runs_of_every_kind_changes_nothing(backend):
+    """A run without learning reads the shared state as it is (its working copy holds the
+    state's own arrays), and the GPU backends copy the next runs' state into arrays that
+    earlier runs dropped: after learning, inference and a new batch, a learning run that fails
+    still leaves every array as it was."""
+    net, inputs, _ = theta()
+    sim = net.compile(backend=backend)
+    silent = np.zeros_like(inputs["x"])
+    sim.run(2, {"x": silent})
+    sim.run(2, inputs, learning=False)
+    sim.reset()
+    sim.run(2, inputs, learning=False)
+    sim.run(2, {"x": silent})
+    before = full_state(sim)
+    with pytest.raises(NumericalError, match="theta"):
+        sim.run(10, inputs)
+    assert_unchanged(before, sim)
+    assert np.isfinite(before[next(key for key in before if getattr(key, "variable", None) == "theta")]).all()
+
+
 @pytest.mark.parametrize("case", PARALLEL, ids=lambda case: case.__name__)
 def test_numba_cpus_parallel_learning_loops_report_the_same(case, monkeypatch):
     monkeypatch.setattr(pysnn_numba.backend, "SERIAL_LEARNING_WORK", 0)  # parallel loops at any size

@@ -18,16 +18,14 @@ from pysnn.errors import PluginError
 from pysnn.kernel_check import check_kernel
 from pysnn.kernel_source import bind_kernel, import_generated
 from pysnn.lowering import (
-    Connectivity,
+    PLAN_VALUES,
     HeldAccumulator,
-    LearningConstant,
     NonFinite,
-    PluginValue,
     Record,
     StateRef,
     TermsBuffer,
-    TraceDecay,
     held_shape,
+    plan_value,
     report_nonfinite,
     resolve,
 )
@@ -49,17 +47,14 @@ SIMULATED_THREADS, SIMULATED_BLOCKS = 4, 2
 Python thread (two blocks: samples take turns on them, as on a GPU with more samples than blocks)."""
 
 
-CONSTANTS = (PluginValue, LearningConstant, TraceDecay, Connectivity)
-"""Run values that are the same for every run of a plan."""
-
-
 class NumbaCUDABackend(Backend):
     """GPU backend: generated numba-cuda kernels, bit-identical to the NumPy reference.
 
     A run without learning is one launch of ``run_independent`` (one block per sample, all steps
     inside); a learning run is one cooperative launch of ``run_coupled`` (grid-wide barriers
     around the batch's reductions). The state lives in device memory; a run works on a device
-    copy that replaces it only if the run succeeds. Per run, only the inputs and the monitors'
+    copy of the state it may write (one without learning reads the shared state as it is),
+    which replaces it only if the run succeeds. Per run, only the inputs and the monitors'
     records cross between host and device. Kernels are compiled once per network structure and
     kind of run, and cached on disk by numba-cuda (per GPU architecture).
 
@@ -98,7 +93,9 @@ class NumbaCUDABackend(Backend):
         """The last run's work array of each kernel argument (``_work``); of each size of grid,
         for those sized by the grid's threads (a learning and an inference run alternate)."""
         self._spare: Mapping[StateKey, object] = {}
-        """State arrays that ``advance`` dropped, for the next working copy to copy into."""
+        """State arrays that ``advance`` dropped, for the next working copy to copy into: the
+        last dropped of each key that the state does not hold (an inference run keeps the shared
+        state as it is, and a spare of it for the next learning run)."""
 
     # -- the state, in device memory ------------------------------------------------------------------
 
@@ -108,12 +105,18 @@ class NumbaCUDABackend(Backend):
     def write(self, key: StateKey, value: np.ndarray) -> None:
         self._state[key] = self._to_device(value)
 
-    def working_copy(self, added: Mapping[StateKey, np.ndarray]) -> dict[StateKey, object]:
+    def working_copy(self, added: Mapping[StateKey, np.ndarray], learning: bool) -> dict[StateKey, object]:
         sources = {**self._state, **{key: np.ascontiguousarray(array) for key, array in added.items()}}
-        return {key: self._copy(array, self._spare.get(key)) for key, array in sources.items()}
+        return {
+            key: self._copy(array, self._spare.get(key)) if self.written(key, learning) else array
+            for key, array in sources.items()
+        }
 
     def dropped(self, state: Mapping[StateKey, object]) -> None:
-        self._spare = state
+        def spare(arrays: Mapping[StateKey, object]) -> dict[StateKey, object]:
+            return {key: array for key, array in arrays.items() if array is not self._state.get(key)}
+
+        self._spare = spare(self._spare) | spare(state)
 
     # -- where device memory comes from: numba-cuda's device arrays here (the cupy backend
     # overrides these to keep every array in CuPy's memory pool), and the stream of launches
@@ -253,9 +256,9 @@ class NumbaCUDABackend(Backend):
             return args.held[ref]
         if isinstance(ref, StateRef):
             return state[ref.key]
-        if isinstance(ref, CONSTANTS):
+        if isinstance(ref, PLAN_VALUES):
             if spec not in self._constants:
-                self._constants[spec] = self._to_device(resolve(ref, self.plan, state, args))
+                self._constants[spec] = self._to_device(plan_value(ref, self.plan))
             return self._constants[spec]
         value = resolve(ref, self.plan, state, args)
         if isinstance(ref, Record) and not self.plan.monitors[ref.monitor].accumulates:

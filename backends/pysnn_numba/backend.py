@@ -15,7 +15,7 @@ from pysnn.compile_notice import compile_notice
 from pysnn.errors import PluginError
 from pysnn.kernel_check import check_kernel
 from pysnn.kernel_source import import_generated
-from pysnn.lowering import NonFinite, report_nonfinite, resolve
+from pysnn.lowering import PLAN_VALUES, NonFinite, plan_value, report_nonfinite, resolve
 from pysnn.numba_cache import repair_damaged_in
 from pysnn.plan import Plan
 from pysnn.plugin import Kernel
@@ -48,6 +48,9 @@ class NumbaCPUBackend(Backend):
     def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
         self._compiled: dict[tuple[frozenset[str], int, bool, bool, bool], tuple[ModuleType, list[Arg]]] = {}
+        self._plan_values: dict[tuple, list] = {}
+        """Per ``compiled`` key: the value of each argument that is the same in every run
+        (``lowering.PLAN_VALUES``), else None."""
         self._learned_synapses = sum(p.arrays["weights"].size for p in plan.projections if p.learning is not None)
 
     @classmethod
@@ -61,11 +64,15 @@ class NumbaCPUBackend(Backend):
         parallel = self.parallel(coupled, args.sample_ids.size)
         reward_ndim = 0 if args.reward is None else args.reward.ndim
         hands_back = coupled and args.terms is not None
-        module, arg_specs = self.compiled(timed, reward_ndim, parallel, coupled and args.deferred, hands_back)
+        key = (timed, reward_ndim, parallel, coupled and args.deferred, hands_back)
+        module, arg_specs = self.compiled(*key)
         function = module.run_coupled if coupled else module.run_independent
-        values = [resolve(spec.ref, self.plan, state, args) for spec in arg_specs]
+        values = [
+            resolve(spec.ref, self.plan, state, args) if fixed is None else fixed
+            for spec, fixed in zip(arg_specs, self._plan_values[key])
+        ]
         try:
-            if not function.signatures:  # first run: compile, or load from Numba's cache
+            if not function.overloads:  # first run: compile, or load from Numba's cache
                 loop = "learning" if coupled else "inference"
                 form = "parallel" if parallel else "serial"
                 with compile_notice(f"the {form} {loop} run loop of this network for numba-cpu, {self.plan.dtype.name}"):
@@ -121,4 +128,5 @@ class NumbaCPUBackend(Backend):
             if os.environ.get(SHOW_CODE_ENV, "") not in ("", "0"):
                 print(f"pysnn: generated run module {module.__file__}", file=sys.stderr)
             self._compiled[key] = (module, generated.args)
+            self._plan_values[key] = [plan_value(a.ref, self.plan) if isinstance(a.ref, PLAN_VALUES) else None for a in generated.args]
         return self._compiled[key]
