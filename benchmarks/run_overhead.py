@@ -2,7 +2,7 @@
 numba-cpu, a closed loop of one-step runs (as an agent that acts on each step's output would
 run it) against the same steps as one run, and a call's fixed cost (run(1) less a step's share).
 
-    python benchmarks/run_overhead.py [--steps 1000] [--repeats 5] [--batch 1,64]
+    python benchmarks/run_overhead.py [--steps 1000] [--repeats 5] [--batch 1,64] [--n-out 1000,10000]
 
 Runs alternate between the two forms, so machine noise hits both; best of --repeats.
 """
@@ -10,6 +10,7 @@ Runs alternate between the two forms, so machine noise hits both; best of --repe
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 from pysnn.experiments.scaling import input_rates, scaling_network
@@ -37,11 +38,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", default="1,64")
+    parser.add_argument("--n-out", default="1000,10000")
     args = parser.parse_args()
-    print("| batch | one run of N steps (ms) | N runs of 1 step (ms) | fixed cost per run (us) |")
-    print("|---:|---:|---:|---:|")
-    for batch in map(int, args.batch.split(",")):
-        sim = scaling_network(1000).compile(backend="numba-cpu")
+    print(f"N = {args.steps}\n")
+    print("| n_out | batch | one run of N steps (ms) | N runs of 1 step (ms) | fixed cost per run (us) |")
+    print("|---:|---:|---:|---:|---:|")
+    for n_out, batch in itertools.product(map(int, args.n_out.split(",")), map(int, args.batch.split(","))):
+        sim = scaling_network(n_out).compile(backend="numba-cpu")
         rates = input_rates(batch, seed=0)
         closed_loop(sim, rates, 10)  # compile both forms' loops, fill caches
         one_run(sim, rates, 10)
@@ -50,7 +53,7 @@ def main() -> None:
             loops.append(closed_loop(sim, rates, args.steps))
             runs.append(one_run(sim, rates, args.steps))
         loop, run = min(loops), min(runs)
-        print(f"| {batch} | {run * 1e3:.2f} | {loop * 1e3:.2f} | {(loop - run) / args.steps * 1e6:.0f} |")
+        print(f"| {n_out} | {batch} | {run * 1e3:.2f} | {loop * 1e3:.2f} | {(loop - run) / args.steps * 1e6:.0f} |")
 
 
 if __name__ == "__main__":
