@@ -24,7 +24,7 @@ import numpy as np
 from pysnn.compile_notice import compile_notice
 from pysnn.errors import ConfigError
 from pysnn.learning_terms import LearningTerms
-from pysnn.lowering import shared_state
+from pysnn.lowering import written_by_run
 from pysnn.network import Monitor
 from pysnn.plan import Plan
 from pysnn.plugin import Kernel
@@ -125,15 +125,10 @@ class Backend(ABC):
 
     def working_copy(self, added: Mapping[StateKey, np.ndarray], learning: bool) -> dict[StateKey, np.ndarray]:
         """The state for ``advance`` to run on, plus the ``added`` arrays: a copy of each array
-        that runs may write (``written``), the others as they are."""
+        that the runs may write (``lowering.written_by_run``), the others as they are (weights
+        are most of the state, and only learning runs write them, those that learn)."""
         sources = {**self._state, **added}
-        return {key: np.array(array) if self.written(key, learning) else array for key, array in sources.items()}
-
-    def written(self, key: StateKey, learning: bool) -> bool:
-        """Whether runs that learn (``learning``), or not, may write the state array ``key``.
-        Runs without learning only read the state shared by the batch (``lowering.shared_state``),
-        most of which is the weights: a working copy keeps it as it is."""
-        return learning or not shared_state(self.plan, key)
+        return {key: np.array(array) if written_by_run(self.plan, key, learning) else array for key, array in sources.items()}
 
     def dropped(self, state: Mapping[StateKey, np.ndarray]) -> None:
         """``advance`` no longer uses ``state``, the state its working copy replaced or the copy

@@ -479,6 +479,15 @@ def shared_state(plan: Plan, key: StateKey) -> bool:
     )
 
 
+def written_by_run(plan: Plan, key: StateKey, learning: bool) -> bool:
+    """Whether a run, learning or not, may write the state array ``key``: the per-sample state
+    always; the state shared by the batch (``shared_state``) only while learning, and of the
+    weights only those of a projection that learns."""
+    if isinstance(key, WeightsKey):
+        return learning and plan.projection(key.owner).learning is not None
+    return learning or not shared_state(plan, key)
+
+
 def held_shape(ref: HeldAccumulator, plan: Plan, args: RunArgs) -> tuple[int, int]:
     """(batch, n_target): the shape of a ``HeldAccumulator`` in the run ``args``."""
     return (args.sample_ids.size, plan.populations[plan.projections[ref.projection].target].n)

@@ -157,3 +157,27 @@ def test_check_run_checks_without_running():
             sim.reset()
             sim.run(**kwargs)
     assert sim.step == 0 and sim.batch_size is None  # reset, and the refused runs ran nothing
+
+
+def test_a_run_writes_per_sample_state_and_while_learning_what_learns():
+    """A run's working copy copies what the run may write and holds the rest as it is
+    (``lowering.written_by_run``; tests/test_finite.py checks that a failed run still changes
+    nothing): the per-sample state always; a shared neuron variable and learned weights only
+    while learning; weights that do not learn never."""
+    net = Network()
+    net.add_input("x", 4, encoder="poisson", trace=pysnn.Trace(20.0))
+    net.add_population("y", 3, model="adaptive_lif", trace=pysnn.Trace(20.0))
+    net.connect("x", "y", Dense(np.full((4, 3), 0.5)), learning=pysnn.Learning("postpre"))
+    net.connect("y", "y", Dense(np.full((3, 3), -1.0)))
+    sim = net.compile(backend="numpy")
+    sim.run(2, {"x": np.full((2, 4), 50.0)})
+    engine = sim._engine
+    for learning, copied in [
+        (False, {"y.v", "y.refrac_count", "y.output", "x.output", "x.x", "y.x"}),
+        (True, {"y.v", "y.refrac_count", "y.output", "x.output", "x.x", "y.x", "y.theta", "x->y.weights"}),
+    ]:
+        work = engine.working_copy({}, learning)
+        held = {f"{key.owner}.{key.variable}" for key, array in work.items() if array is engine._state[key]}
+        names = {f"{key.owner}.{key.variable}" for key in work}
+        assert names - held == copied, learning
+        assert all(np.array_equal(work[key], engine._state[key]) for key in work)

@@ -28,6 +28,7 @@ from pysnn.lowering import (
     plan_value,
     report_nonfinite,
     resolve,
+    written_by_run,
 )
 from pysnn.numba_cache import repair_damaged_in
 from pysnn.plan import Plan
@@ -108,7 +109,7 @@ class NumbaCUDABackend(Backend):
     def working_copy(self, added: Mapping[StateKey, np.ndarray], learning: bool) -> dict[StateKey, object]:
         sources = {**self._state, **{key: np.ascontiguousarray(array) for key, array in added.items()}}
         return {
-            key: self._copy(array, self._spare.get(key)) if self.written(key, learning) else array
+            key: self._copy(array, self._spare.get(key)) if written_by_run(self.plan, key, learning) else array
             for key, array in sources.items()
         }
 
