@@ -102,7 +102,7 @@ def damaged_files(version: Path, kinds: tuple[str, ...]) -> list[Path]:
     """One file of each kind in a filled cache's ``version`` folder; kernel files of different
     kernels, so that each damage is found on its own."""
     kernels = [path.stem for path in sorted((version / "kernels").glob("*.py"))]
-    [run] = [path.stem for path in (version / "numba").glob("*.py")]
+    [run] = [path.stem for path in (version / "numba").glob("pysnn_run_*.py")]
     assert len(kernels) >= 3
     where = {
         "kernel index": f"kernels/__pycache__/{kernels[0]}.*.nbi",

@@ -27,6 +27,7 @@ from pysnn.plan import Plan, PopulationPlan, ProjectionPlan
 from pysnn.state_keys import NeuronKey, StateKey, WeightsKey
 from pysnn_numba.emitter import Code
 from pysnn_numba.learning_codegen import learning_code
+from pysnn_numba.propagation import cached_add_rows_in_pairs
 from pysnn_numba.run_generator import Generated, RunGenerator, literal, unpack
 
 
@@ -201,7 +202,9 @@ class _Generator(RunGenerator):
         index = "j" if proj.kind == "one_to_one" else "i"
         with self.propagation(code, proj, coupled):
             if source.index in self.listed and proj.kind == "dense":
-                self._add_rows_in_pairs(code, proj, f"p{source.index}")
+                w = self.arg(f"k{proj.index}_w", StateRef(WeightsKey(proj.name)))
+                self.kernels["add_rows_in_pairs"] = cached_add_rows_in_pairs()
+                code.line(f"add_rows_in_pairs({acc}, {w}, p{source.index}_spk, p{source.index}_nspk, REAL(0.0))")
                 return
             code.line(f"{acc}[:] = 0")
             if source.index in self.listed:
@@ -213,29 +216,6 @@ class _Generator(RunGenerator):
                     code.line(f"x = {src}[b, {index}]")
                     with code.block("if x:" if source.spiking else "if x != 0:"):
                         self._add_row(code, proj, "" if source.spiking else "x * ")
-
-    def _add_rows_in_pairs(self, code: Code, proj: ProjectionPlan, listed: str) -> None:
-        """Sum the dense weight rows of the listed sources that spiked into the accumulator, two
-        rows per pass over it: ``(acc + w[i0]) + w[i1]`` is the reference's two sums in its
-        order, with half the accumulator's loads and stores (the pass is bound by them). The
-        first pass writes the accumulator from ``+0.0``, which zeroing it first would add to;
-        with an odd count that pass takes one row."""
-        w, acc = self.arg(f"k{proj.index}_w", StateRef(WeightsKey(proj.name))), f"k{proj.index}_acc"
-        count, spiked = f"{listed}_nspk", f"{listed}_spk"
-        with code.block(f"if {count} % 2 == 1:"):
-            code.line(f"i = {spiked}[0]")
-            with code.block(f"for j in range({acc}.shape[0]):"):
-                code.line(f"{acc}[j] = REAL(0.0) + {w}[i, j]")
-        with code.block(f"elif {count} > 0:"):
-            code.line(f"i = {spiked}[0]", f"i1_ = {spiked}[1]")
-            with code.block(f"for j in range({acc}.shape[0]):"):
-                code.line(f"{acc}[j] = (REAL(0.0) + {w}[i, j]) + {w}[i1_, j]")
-        with code.block("else:"):
-            code.line(f"{acc}[:] = 0")
-        with code.block(f"for s_ in range(2 - {count} % 2, {count}, 2):"):
-            code.line(f"i = {spiked}[s_]", f"i1_ = {spiked}[s_ + 1]")
-            with code.block(f"for j in range({acc}.shape[0]):"):
-                code.line(f"{acc}[j] = ({acc}[j] + {w}[i, j]) + {w}[i1_, j]")
 
     def _add_row(self, code: Code, proj: ProjectionPlan, factor: str) -> None:
         """Add source ``i``'s weights (one-to-one: target ``j``'s), times ``factor``."""
