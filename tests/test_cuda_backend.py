@@ -25,17 +25,21 @@ def run_python(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_generated_code_compiles_to_ptx_without_fused_multiply_adds():
+@pytest.mark.parametrize("dtype", ["float32", "float64"])  # a process each: half the time each
+def test_generated_code_compiles_to_ptx_without_fused_multiply_adds(dtype):
     """Every plugin kernel bound for CUDA and the run kernels of networks using every standard
     model, synapse, connectivity and learning path compile for an H200 (numba-cuda, no GPU
     needed) in float32 and float64, and no multiply-add is fused; a launch bound is kept."""
-    result = run_python(str(ROOT / "tests/scripts/cuda_ptx.py"), NUMBA_ENABLE_CUDASIM="0")
+    result = run_python(str(ROOT / "tests/scripts/cuda_ptx.py"), dtype, NUMBA_ENABLE_CUDASIM="0")
     lines = result.stdout.splitlines()
     assert result.returncode == 0, result.stdout + result.stderr
     assert all(line.endswith(": ok") for line in lines), [line for line in lines if not line.endswith(": ok")]
-    assert "neuron adex update float64: ok" in lines and "models run_independent float32: ok" in lines
-    assert "triplet median sparse deferred run_coupled float64: ok" in lines
-    assert "scaling run_independent launch bound 1024: ok" in lines  # a bounded kernel says so
+    assert f"neuron adex update {dtype}: ok" in lines and f"models run_independent {dtype}: ok" in lines
+    assert f"triplet median sparse deferred run_coupled {dtype}: ok" in lines
+    other = "float64" if dtype == "float32" else "float32"
+    assert not any(other in line for line in lines)
+    if dtype == "float32":
+        assert "scaling run_independent launch bound 1024: ok" in lines  # a bounded kernel says so
 
 
 def test_a_machine_without_a_gpu_says_what_is_missing():
