@@ -479,13 +479,18 @@ def shared_state(plan: Plan, key: StateKey) -> bool:
     )
 
 
+def learned_state(plan: Plan, key: StateKey) -> bool:
+    """Whether ``key`` names state that learning changes: a neuron model's shared variable, or
+    the weights of a projection that learns (the other weights never change in a run)."""
+    if isinstance(key, WeightsKey):
+        return plan.projection(key.owner).learning is not None
+    return shared_state(plan, key)
+
+
 def written_by_run(plan: Plan, key: StateKey, learning: bool) -> bool:
     """Whether a run, learning or not, may write the state array ``key``: the per-sample state
-    always; the state shared by the batch (``shared_state``) only while learning, and of the
-    weights only those of a projection that learns."""
-    if isinstance(key, WeightsKey):
-        return learning and plan.projection(key.owner).learning is not None
-    return learning or not shared_state(plan, key)
+    always, the ``learned_state`` while learning."""
+    return not shared_state(plan, key) or (learning and learned_state(plan, key))
 
 
 def held_shape(ref: HeldAccumulator, plan: Plan, args: RunArgs) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from pysnn.errors import (
     shown,
 )
 from pysnn.learning_terms import LearningTerms
-from pysnn.lowering import finite_checks, shared_state
+from pysnn.lowering import finite_checks, learned_state, shared_state
 from pysnn.network import Monitor, Network
 from pysnn.plan import PopulationPlan, build_plan
 from pysnn.results import RunResult
@@ -151,9 +151,7 @@ class Simulation:
         another network or not of one whole batch raise ``ConfigError``; if the new shared
         state is not finite (where runs check it), ``NumericalError``: nothing changes."""
         totals, steps = learning_terms.combine(self.plan, terms)
-        keys = [WeightsKey(p.name) for p in self.plan.projections if p.learning is not None]
-        keys += [NeuronKey(pop.name, var) for pop in self.plan.populations for var in pop.plugin.spec.shared_state]
-        state = {key: self._engine.read(key) for key in keys}
+        state = {key: self._engine.read(key) for key in self._engine.keys() if learned_state(self.plan, key)}
         if self._reference is None:  # the NumPy backend, the reference semantics of a deferred run's end
             self._reference = registry.load("backend", "numpy")(self.plan)
         self._reference.apply_totals(state, totals, steps)
